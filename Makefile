@@ -1,0 +1,32 @@
+# `make demo`: set up and run the end-to-end demo on the embedded defaults.
+# `make test`: set up and run the test suite.
+# Both create (or reuse) a virtual environment in .venv and install the project with its dev extra.
+# constraints.txt pins the CPU build of torch on machines without a GPU; GPU machines bring their own.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: install test demo bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(BIN)/pip install --upgrade pip setuptools wheel
+	PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(BIN)/pip install -e '.[dev]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	$(BIN)/textbooks demo --out runs/demo
+
+bench: $(STAMP)
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,3 @@
+from textbooks.cli import main
+
+main()

@@ -1,0 +1,52 @@
+"""Raw code sources as `code` records: a local tree of Python files (more sources to come)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from textbooks.datasets import DEFAULT_ROWS_PER_SHARD, Dataset, DatasetWriter
+from textbooks.errors import UserError
+
+
+def local_tree_records(root: Path, pattern: str = "*.py", max_bytes: int = 1_000_000) -> Iterator[dict[str, Any]]:
+    """Every file under `root` matching `pattern`, in sorted order (stable ids and shard order).
+
+    Files that are not UTF-8 or larger than `max_bytes` (generated tables, data blobs) are skipped:
+    neither teaches a student to code.
+    """
+    for path in sorted(root.rglob(pattern)):
+        if not path.is_file() or path.stat().st_size > max_bytes:
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        relative = path.relative_to(root).as_posix()
+        yield {
+            "id": hashlib.sha256(f"{root.name}/{relative}".encode()).hexdigest()[:24],
+            "text": text,
+            "source": "local",
+            "path": relative,
+            "repo": root.name,
+            "license": "",
+        }
+
+
+def import_local_tree(root: str | Path, out: str | Path, pattern: str = "*.py", rows_per_shard: int = DEFAULT_ROWS_PER_SHARD) -> Dataset:
+    root = Path(root)
+    if not root.is_dir():
+        raise UserError(f"{root}: directory not found")
+    # The tree's content is the input: hash paths, sizes and mtimes so an edit re-runs the stage.
+    listing = hashlib.sha256()
+    for path in sorted(root.rglob(pattern)):
+        if path.is_file():
+            stat = path.stat()
+            listing.update(f"{path.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    config = {"root": str(root.resolve()), "pattern": pattern, "listing_sha256": listing.hexdigest(), "rows_per_shard": rows_per_shard}
+    with DatasetWriter(out, stage="import-tree", kind="code", config=config) as writer:
+        if not writer.done:
+            writer.write_records(local_tree_records(root, pattern), rows_per_shard)
+    return Dataset.open(out)

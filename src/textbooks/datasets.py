@@ -1,0 +1,286 @@
+"""Datasets on disk: a directory of Parquet shards plus `manifest.json`.
+
+    out/
+      part-00000.parquet   zstd Parquet, readable by pyarrow and `datasets.load_dataset("parquet")`
+      part-00001.parquet
+      manifest.json        stage, kind, config, inputs, fingerprint, rows, shards, version, time
+
+A stage writes into a staging directory beside the target (`.NAME.partial/`); each shard is
+written to a temp file and renamed, then marked done (`part-00000.done`), so a crashed stage
+resumes at the first unfinished shard. Only when every shard is in place is the manifest written
+and the staging directory renamed over the target: a half dataset never looks complete.
+
+The fingerprint hashes (stage, config, input fingerprints) and never a time, so running an
+unchanged stage again on unchanged inputs is recognised as done and costs nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from textbooks import __version__
+from textbooks.errors import UserError
+from textbooks.schemas import check_table, schema_for, validate_record
+
+MANIFEST = "manifest.json"
+SHARD_PATTERN = "part-{:05d}.parquet"
+DEFAULT_ROWS_PER_SHARD = 50_000
+
+
+def fingerprint(stage: str, config: Mapping[str, Any], input_fingerprints: Sequence[str]) -> str:
+    payload = json.dumps(
+        {"stage": stage, "config": config, "inputs": list(input_fingerprints)}, sort_keys=True, default=str
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A finished dataset directory (its manifest says so)."""
+
+    path: Path
+    manifest: dict[str, Any]
+
+    @classmethod
+    def open(cls, path: str | Path) -> Dataset:
+        path = Path(path)
+        manifest_path = path / MANIFEST
+        if not path.is_dir():
+            raise UserError(f"{path}: dataset directory not found")
+        if not manifest_path.is_file():
+            raise UserError(f"{path}: not a finished dataset (no {MANIFEST}); was its stage interrupted?")
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise UserError(f"{manifest_path} line {err.lineno}: not valid JSON ({err.msg})") from None
+        for key in ("kind", "fingerprint", "shards"):
+            if key not in manifest:
+                raise UserError(f"{manifest_path}: field '{key}' missing")
+        for shard in manifest["shards"]:
+            if not (path / shard["name"]).is_file():
+                raise UserError(f"{path}: shard {shard['name']} listed in {MANIFEST} is missing")
+        return cls(path, manifest)
+
+    @property
+    def kind(self) -> str:
+        return self.manifest["kind"]
+
+    @property
+    def fingerprint(self) -> str:
+        return self.manifest["fingerprint"]
+
+    @property
+    def num_rows(self) -> int:
+        return sum(shard["rows"] for shard in self.manifest["shards"])
+
+    @property
+    def shards(self) -> list[Path]:
+        return [self.path / shard["name"] for shard in self.manifest["shards"]]
+
+    def iter_batches(self, columns: Sequence[str] | None = None, batch_size: int = 1024) -> Iterator[pa.RecordBatch]:
+        """Stream record batches shard by shard (bounded memory)."""
+        for shard in self.shards:
+            yield from pq.ParquetFile(shard).iter_batches(batch_size=batch_size, columns=columns)
+
+    def iter_records(self, columns: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
+        for batch in self.iter_batches(columns):
+            yield from batch.to_pylist()
+
+
+class DatasetWriter:
+    """Atomic, resumable writer of one dataset.
+
+        with DatasetWriter(out, stage="synth-textbooks", kind="textbook", config=cfg, inputs=[...]) as w:
+            if not w.done:
+                for i, rows in enumerate(chunks):
+                    if not w.shard_done(i):
+                        w.write_shard(i, rows)
+
+    Leaving the block without an exception publishes the dataset; an exception leaves the staging
+    directory (with its finished shards) for the next run to resume.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        stage: str,
+        kind: str,
+        config: Mapping[str, Any],
+        inputs: Sequence[Dataset] = (),
+        extra_manifest: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.kind = kind
+        schema_for(kind)
+        self.stage = stage
+        self.config = dict(config)
+        self.inputs = list(inputs)
+        self.extra_manifest = dict(extra_manifest or {})
+        self.fingerprint = fingerprint(stage, self.config, [d.fingerprint for d in self.inputs])
+        self.staging = self.path.parent / f".{self.path.name}.partial"
+        self.done = self._already_done()
+
+    def _already_done(self) -> bool:
+        manifest = self.path / MANIFEST
+        if manifest.is_file():
+            try:
+                return json.loads(manifest.read_text(encoding="utf-8")).get("fingerprint") == self.fingerprint
+            except json.JSONDecodeError:
+                return False
+        if self.path.exists() and any(self.path.iterdir()):
+            raise UserError(f"{self.path}: exists and is not a textbooks dataset (no {MANIFEST}); refusing to replace it")
+        return False
+
+    def __enter__(self) -> DatasetWriter:
+        if self.done:
+            return self
+        marker = self.staging / ".fingerprint"
+        if self.staging.exists() and (not marker.is_file() or marker.read_text().strip() != self.fingerprint):
+            shutil.rmtree(self.staging)  # left by a run with another config: nothing to resume
+        self.staging.mkdir(parents=True, exist_ok=True)
+        marker.write_text(self.fingerprint)
+        return self
+
+    def shard_done(self, index: int) -> bool:
+        return (self.staging / _done_name(index)).is_file()
+
+    def completed_shards(self) -> list[int]:
+        return sorted(int(p.name[5:10]) for p in self.staging.glob("part-*.done"))
+
+    def write_shard(self, index: int, rows: Iterable[Mapping[str, Any]] | pa.Table, **stats: int) -> int:
+        """Write shard `index` atomically; `stats` (e.g. tokens=...) are summed into the manifest."""
+        table = rows if isinstance(rows, pa.Table) else records_to_table(self.kind, list(rows))
+        check_table(self.kind, table.schema, f"{self.path} shard {index}")
+        name = SHARD_PATTERN.format(index)
+        tmp = self.staging / f".{name}.tmp"
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, self.staging / name)
+        write_json_atomic(self.staging / _done_name(index), {"name": name, "rows": table.num_rows, **stats})
+        return table.num_rows
+
+    def write_records(self, records: Iterable[Mapping[str, Any]], rows_per_shard: int = DEFAULT_ROWS_PER_SHARD) -> None:
+        """Chunk a deterministic record stream into shards, skipping shards already done."""
+        buffer: list[Mapping[str, Any]] = []
+        index = 0
+        for record in records:
+            buffer.append(record)
+            if len(buffer) == rows_per_shard:
+                if not self.shard_done(index):
+                    self.write_shard(index, buffer)
+                buffer, index = [], index + 1
+        if buffer or index == 0:
+            if not self.shard_done(index):
+                self.write_shard(index, buffer)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self.done or exc_type is not None:
+            return
+        shards = [json.loads((self.staging / _done_name(i)).read_text()) for i in self.completed_shards()]
+        totals: dict[str, int] = {}
+        for shard in shards:
+            for key, value in shard.items():
+                if key not in ("name", "rows"):
+                    totals[key] = totals.get(key, 0) + value
+        manifest = {
+            "stage": self.stage,
+            "kind": self.kind,
+            "config": self.config,
+            "inputs": [{"path": str(d.path), "fingerprint": d.fingerprint} for d in self.inputs],
+            "fingerprint": self.fingerprint,
+            "num_rows": sum(s["rows"] for s in shards),
+            **{f"num_{key}": value for key, value in totals.items()},
+            "shards": [{"name": s["name"], "rows": s["rows"]} for s in shards],
+            "textbooks_version": __version__,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            **self.extra_manifest,
+        }
+        for marker in [*self.staging.glob("part-*.done"), self.staging / ".fingerprint"]:
+            marker.unlink()
+        write_json_atomic(self.staging / MANIFEST, manifest)
+        _replace_dir(self.staging, self.path)
+        self.done = True
+
+
+def _done_name(index: int) -> str:
+    return f"part-{index:05d}.done"
+
+
+def _replace_dir(src: Path, dst: Path) -> None:
+    """Move a finished directory over `dst`; the old one is removed only after the move."""
+    old = dst.parent / f".{dst.name}.old"
+    if old.exists():
+        shutil.rmtree(old)
+    if dst.exists():
+        os.replace(dst, old)
+    os.replace(src, dst)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def records_to_table(kind: str, records: list[Mapping[str, Any]]) -> pa.Table:
+    """Records of `kind` as a table: schema columns with their types first, extra columns after."""
+    schema = schema_for(kind)
+    if not records:
+        return schema.empty_table()
+    extra = [k for k in records[0] if schema.get_field_index(k) < 0]
+    inferred = pa.Table.from_pylist([{k: r.get(k) for k in extra} for r in records]) if extra else None
+    columns = {f.name: pa.array([r.get(f.name) for r in records], type=f.type) for f in schema}
+    if inferred is not None:
+        columns.update({name: inferred.column(name) for name in extra})
+    return pa.table(columns)
+
+
+def import_jsonl(src: str | Path, out: str | Path, kind: str, rows_per_shard: int = DEFAULT_ROWS_PER_SHARD) -> Dataset:
+    """A JSONL file (one record per line) -> a dataset of `kind`; errors name the file and line."""
+    src = Path(src)
+    if not src.is_file():
+        raise UserError(f"{src}: file not found")
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()
+    with DatasetWriter(out, stage="import-jsonl", kind=kind, config={"source_sha256": digest, "rows_per_shard": rows_per_shard}) as writer:
+        if not writer.done:
+            writer.write_records(_read_jsonl_records(src, kind), rows_per_shard)
+    return Dataset.open(out)
+
+
+def _read_jsonl_records(src: Path, kind: str) -> Iterator[dict[str, Any]]:
+    with src.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise UserError(f"{src} line {number}: not valid JSON ({err.msg} at column {err.colno})") from None
+            yield validate_record(kind, record, f"{src} line {number}")
+
+
+def export_jsonl(dataset: str | Path | Dataset, dst: str | Path) -> int:
+    """Write every record as one JSON line (atomically); returns the number of records."""
+    ds = dataset if isinstance(dataset, Dataset) else Dataset.open(dataset)
+    dst = Path(dst)
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    count = 0
+    with tmp.open("w", encoding="utf-8") as handle:
+        for record in ds.iter_records():
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
+    os.replace(tmp, dst)
+    return count

@@ -1,0 +1,50 @@
+"""`textbooks dataset ...`: import, export and inspect datasets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from textbooks.schemas import KINDS
+
+
+def register(app: typer.Typer) -> None:
+    dataset = typer.Typer(help="Import, export and inspect datasets (Parquet shards + manifest.json).", no_args_is_help=True)
+    app.add_typer(dataset, name="dataset")
+
+    @dataset.command("import")
+    def import_(
+        source: Path = typer.Argument(..., help="A JSONL file (one record per line) or a directory of source files."),
+        out: Path = typer.Option(..., "--out", help="Dataset directory to write."),
+        kind: str = typer.Option("code", "--kind", help=f"Record kind: {', '.join(KINDS)}."),
+        pattern: str = typer.Option("*.py", "--pattern", help="File pattern when SOURCE is a directory."),
+        rows_per_shard: int = typer.Option(50_000, "--rows-per-shard"),
+    ) -> None:
+        """Import JSONL records, or a local tree of Python files as `code` records."""
+        from textbooks.curate.sources import import_local_tree
+        from textbooks.datasets import import_jsonl
+
+        if source.is_dir():
+            ds = import_local_tree(source, out, pattern=pattern, rows_per_shard=rows_per_shard)
+        else:
+            ds = import_jsonl(source, out, kind, rows_per_shard=rows_per_shard)
+        print(f"{ds.path}: {ds.num_rows} {ds.kind} records in {len(ds.shards)} shard(s), fingerprint {ds.fingerprint[:12]}")
+
+    @dataset.command("export")
+    def export(
+        path: Path = typer.Argument(..., help="Dataset directory."),
+        out: Path = typer.Option(..., "--out", help="JSONL file to write."),
+    ) -> None:
+        """Export a dataset as JSONL."""
+        from textbooks.datasets import export_jsonl
+
+        print(f"{out}: {export_jsonl(path, out)} records")
+
+    @dataset.command("info")
+    def info(path: Path = typer.Argument(..., help="Dataset directory.")) -> None:
+        """Print a dataset's manifest."""
+        from textbooks.datasets import Dataset
+
+        print(json.dumps(Dataset.open(path).manifest, indent=2))

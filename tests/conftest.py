@@ -1,0 +1,32 @@
+"""Shared fixtures: the repository's shared assets and the real `textbooks` command."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_ASSETS = REPO.parent / "shared" / "assets"
+
+
+@pytest.fixture(scope="session")
+def shared_assets() -> Path:
+    if not SHARED_ASSETS.is_dir():
+        pytest.fail(f"{SHARED_ASSETS} missing: tests read the benchmark and tokenizer files from ../shared/assets")
+    return SHARED_ASSETS
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run the installed `textbooks` command as a user would, in a real subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "textbooks", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
