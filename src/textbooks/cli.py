@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from pathlib import Path
 
 import typer
 
@@ -48,6 +49,14 @@ def _root(
 
 for _module in STAGE_CLIS:
     importlib.import_module(_module).register(app)
+
+
+@app.command()
+def demo(out: Path = typer.Option(Path("runs/demo"), "--out", help="Where every dataset, run and result goes.")) -> None:
+    """The whole pipeline at toy scale on the embedded teacher (resumable; about 15 minutes)."""
+    from textbooks.demo import run_demo
+
+    run_demo(out)
 
 
 def main() -> None:

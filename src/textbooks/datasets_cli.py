@@ -16,20 +16,23 @@ def register(app: typer.Typer) -> None:
 
     @dataset.command("import")
     def import_(
-        source: Path = typer.Argument(..., help="A JSONL file (one record per line) or a directory of source files."),
+        sources: list[Path] = typer.Argument(..., help="A JSONL file (one record per line), or directories of source files."),
         out: Path = typer.Option(..., "--out", help="Dataset directory to write."),
         kind: str = typer.Option("code", "--kind", help=f"Record kind: {', '.join(KINDS)}."),
         pattern: str = typer.Option("*.py", "--pattern", help="File pattern when SOURCE is a directory."),
         rows_per_shard: int = typer.Option(50_000, "--rows-per-shard"),
     ) -> None:
-        """Import JSONL records, or a local tree of Python files as `code` records."""
-        from textbooks.curate.sources import import_local_tree
+        """Import JSONL records, or local trees of Python files as `code` records."""
+        from textbooks.curate.sources import import_local_trees
         from textbooks.datasets import import_jsonl
+        from textbooks.errors import UserError
 
-        if source.is_dir():
-            ds = import_local_tree(source, out, pattern=pattern, rows_per_shard=rows_per_shard)
+        if all(source.is_dir() for source in sources):
+            ds = import_local_trees(sources, out, pattern=pattern, rows_per_shard=rows_per_shard)
+        elif len(sources) == 1:
+            ds = import_jsonl(sources[0], out, kind, rows_per_shard=rows_per_shard)
         else:
-            ds = import_jsonl(source, out, kind, rows_per_shard=rows_per_shard)
+            raise UserError(f"{', '.join(map(str, sources))}: expected one JSONL file, or only directories")
         print(f"{ds.path}: {ds.num_rows} {ds.kind} records in {len(ds.shards)} shard(s), fingerprint {ds.fingerprint[:12]}")
 
     @dataset.command("export")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+import itertools
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,18 +36,29 @@ def local_tree_records(root: Path, pattern: str = "*.py", max_bytes: int = 1_000
         }
 
 
-def import_local_tree(root: str | Path, out: str | Path, pattern: str = "*.py", rows_per_shard: int = DEFAULT_ROWS_PER_SHARD) -> Dataset:
-    root = Path(root)
-    if not root.is_dir():
-        raise UserError(f"{root}: directory not found")
-    # The tree's content is the input: hash paths, sizes and mtimes so an edit re-runs the stage.
+def import_local_trees(
+    roots: Sequence[str | Path], out: str | Path, pattern: str = "*.py", rows_per_shard: int = DEFAULT_ROWS_PER_SHARD
+) -> Dataset:
+    """Every matching file of every tree, in the order given, as one `code` dataset."""
+    roots = [Path(root) for root in roots]
+    for root in roots:
+        if not root.is_dir():
+            raise UserError(f"{root}: directory not found")
+    # The trees' content is the input: hash paths, sizes and mtimes so an edit re-runs the stage.
     listing = hashlib.sha256()
-    for path in sorted(root.rglob(pattern)):
-        if path.is_file():
-            stat = path.stat()
-            listing.update(f"{path.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    config = {"root": str(root.resolve()), "pattern": pattern, "listing_sha256": listing.hexdigest(), "rows_per_shard": rows_per_shard}
+    for root in roots:
+        for path in sorted(root.rglob(pattern)):
+            if path.is_file():
+                stat = path.stat()
+                listing.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    config = {
+        "roots": [str(root.resolve()) for root in roots],
+        "pattern": pattern,
+        "listing_sha256": listing.hexdigest(),
+        "rows_per_shard": rows_per_shard,
+    }
+    records = itertools.chain.from_iterable(local_tree_records(root, pattern) for root in roots)
     with DatasetWriter(out, stage="import-tree", kind="code", config=config) as writer:
         if not writer.done:
-            writer.write_records(local_tree_records(root, pattern), rows_per_shard)
+            writer.write_records(records, rows_per_shard)
     return Dataset.open(out)

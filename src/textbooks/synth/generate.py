@@ -1,0 +1,310 @@
+"""The loop both generators share: draw constraints, ask the teacher, judge answers, write a dataset.
+
+Request i is built from `Pools.draw(seed, i)` alone, and every answer is committed to the
+teacher's SQLite cache as it arrives, so the dataset is a function of (config, teacher answers):
+a run killed at any moment and started again re-asks only what was in flight, then rebuilds the
+very same records. Requests go out in rounds of `batch_size`; after each round its answers are
+judged in index order (rejections counted by reason), exact and near duplicates dropped, and
+full shards written through `DatasetWriter` (atomic; a half dataset never looks complete).
+
+A `tokens` target stops at the first index where the kept records' completion tokens reach it,
+so where the rounds happen to end never changes the dataset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import math
+import sys
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from textbooks.datasets import Dataset, DatasetWriter
+from textbooks.dedup import NearDedup
+from textbooks.errors import UserError
+from textbooks.synth.constraints import Constraints, Pools, request_seed
+from textbooks.synth.templates import Template
+from textbooks.teacher import Answer, Estimate, Request, TeacherClient, TeacherConfig, estimate, make_request
+from textbooks.teacher.cache import AnswerCache
+
+# With a `tokens` target and no `max_requests`, give up after this many times the requests the
+# target would take if every answer were kept at full length (a teacher whose answers are
+# nearly all rejected must not run forever).
+MAX_REQUESTS_FACTOR = 10
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """What decides a synthetic dataset (all of it goes into the dataset's fingerprint)."""
+
+    model: str
+    num: int | None = None  # documents (requests) to ask for; or:
+    tokens: int | None = None  # completion tokens of kept records to reach
+    max_requests: int | None = None  # cap with `tokens`; default MAX_REQUESTS_FACTOR x the minimum
+    seed: int = 0
+    max_tokens_per_doc: int = 1024
+    temperature: float = 0.8
+    top_p: float = 0.95
+    dedup_threshold: float = 0.8
+    rows_per_shard: int = 10_000
+    batch_size: int = 256  # requests per round; changes only pacing, never the dataset
+
+    def __post_init__(self) -> None:
+        if (self.num is None) == (self.tokens is None):
+            raise UserError("synth: give exactly one of --num (documents) or --tokens (a token target)")
+        for name in ("num", "tokens", "max_requests", "max_tokens_per_doc", "rows_per_shard", "batch_size"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise UserError(f"synth: --{name.replace('_', '-')} is {value}; expected a positive number")
+        if not self.model:
+            raise UserError("synth: --model is empty; expected the served model's name")
+
+    @property
+    def request_cap(self) -> int:
+        """The most requests this run may make."""
+        if self.num is not None:
+            return self.num
+        if self.max_requests is not None:
+            return self.max_requests
+        return MAX_REQUESTS_FACTOR * math.ceil(self.tokens / self.max_tokens_per_doc)
+
+    def fingerprint_fields(self) -> dict[str, Any]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "batch_size"}
+
+
+@dataclass
+class Item:
+    """One request of a run and what came back."""
+
+    index: int
+    constraints: Constraints
+    request: Request
+    answer: Answer | None  # None: the teacher failed on it after its retries
+
+
+@dataclass
+class SynthStats:
+    """Counts over the requests that decided the dataset (cached answers included)."""
+
+    requests: int = 0
+    kept: int = 0
+    rejected: Counter = field(default_factory=Counter)  # reason: count
+    finish_reasons: Counter = field(default_factory=Counter)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    kept_completion_tokens: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "kept": self.kept,
+            "rejected": dict(sorted(self.rejected.items())),
+            "finish_reasons": dict(sorted((str(k), v) for k, v in self.finish_reasons.items())),
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "kept_completion_tokens": self.kept_completion_tokens,
+        }
+
+    def summary(self) -> str:
+        rejected = ", ".join(f"{k} {v}" for k, v in self.rejected.most_common()) or "none"
+        return (
+            f"{self.kept} of {self.requests} kept; rejected: {rejected}; tokens: "
+            f"{self.prompt_tokens:,} prompt + {self.completion_tokens:,} completion "
+            f"({self.kept_completion_tokens:,} completion tokens kept)"
+        )
+
+
+class Generator:
+    """What differs between textbooks and exercises; subclasses set `stage`, `kind`,
+    `placeholders` and implement `judge`."""
+
+    stage = ""
+    kind = ""
+    placeholders: tuple[str, ...] = ()
+
+    def __init__(self, config: SynthConfig, pools: Pools, template: Template):
+        self.config = config
+        self.pools = pools
+        self.template = template
+
+    def __enter__(self) -> Generator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {
+            **self.config.fingerprint_fields(),
+            "template_sha256": self.template.sha256,
+            "pools_sha256": self.pools.sha256(),
+        }
+
+    def response_format(self) -> dict[str, Any] | None:
+        return None
+
+    def request(self, index: int) -> tuple[Constraints, Request]:
+        drawn = self.pools.draw(self.config.seed, index)
+        values = {name: getattr(drawn, name) for name in self.placeholders}
+        params: dict[str, Any] = {
+            "temperature": self.config.temperature,
+            "top_p": self.config.top_p,
+            "max_tokens": self.config.max_tokens_per_doc,
+            # Servers that honour `seed` then sample each request repeatably (FACTS: llama.cpp does).
+            "seed": request_seed(self.config.seed, index) % 2**31,
+        }
+        if self.response_format() is not None:
+            params["response_format"] = self.response_format()
+        messages = [{"role": "user", "content": self.template.render(**values)}]
+        return drawn, make_request(self.config.model, messages=messages, sample_index=index, **params)
+
+    def judge(self, items: list[Item]) -> list[dict[str, Any] | str]:
+        """Per item (answered ones only): a record, or the reason it is rejected."""
+        raise NotImplementedError
+
+    def base_record(self, item: Item) -> dict[str, Any]:
+        """The columns every synthetic record carries."""
+        answer = item.answer
+        return {
+            "id": item.request.key[:24],
+            "topic": item.constraints.topic,
+            "subtopic": item.constraints.subtopic,
+            "teacher": answer.model,
+            "prompt_sha": hashlib.sha256(item.request.messages[-1]["content"].encode("utf-8")).hexdigest(),
+            "usage_tokens": answer.prompt_tokens + answer.completion_tokens,
+        }
+
+
+@dataclass
+class SynthResult:
+    dataset: Dataset
+    stats: dict[str, Any]  # SynthStats.as_dict() as stored in the manifest
+    already_done: bool
+    spent_tokens: int = 0  # new tokens paid for by this run (cache hits are free)
+
+
+def default_cache_path(out: str | Path) -> Path:
+    """Beside the output directory (inside it would be replaced when the dataset is published)."""
+    out = Path(out)
+    return out.parent / f"{out.name}.teacher-cache.sqlite"
+
+
+def dry_run(generator: Generator, cache_path: str | Path) -> tuple[Estimate, str]:
+    """What the run would send, and a note on it; sends nothing, starts no teacher."""
+    config = generator.config
+    planned = config.num if config.num is not None else math.ceil(config.tokens / config.max_tokens_per_doc)
+    requests = (generator.request(i)[1] for i in range(planned))
+    cache = AnswerCache(cache_path) if Path(cache_path).is_file() else None
+    try:
+        result = estimate(requests, cache)
+    finally:
+        if cache is not None:
+            cache.close()
+    note = ""
+    if config.tokens is not None:
+        note = (
+            f"--tokens {config.tokens:,}: at least {planned:,} requests (every answer kept at full length), "
+            f"at most {config.request_cap:,}"
+        )
+    return result, note
+
+
+def generate(
+    generator: Generator,
+    teacher: TeacherConfig,
+    out: str | Path,
+    cache_path: str | Path | None = None,
+    log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
+) -> SynthResult:
+    """Run (or resume) one synthetic-data stage into the dataset directory `out`."""
+    out = Path(out)
+    cache_path = Path(cache_path) if cache_path is not None else default_cache_path(out)
+    writer = DatasetWriter(out, stage=generator.stage, kind=generator.kind, config=generator.fingerprint())
+    if writer.done:
+        dataset = Dataset.open(out)
+        return SynthResult(dataset, dataset.manifest.get("synth", {}), already_done=True)
+    with writer, generator:
+        stats, spent = asyncio.run(_generate(generator, teacher, writer, cache_path, log))
+        # Read by `__exit__` when it writes the manifest; the diversity report reads it back.
+        writer.extra_manifest["synth"] = {**stats.as_dict(), "taxonomy": generator.pools.sizes()}
+    dataset = Dataset.open(out)
+    return SynthResult(dataset, dataset.manifest["synth"], already_done=False, spent_tokens=spent)
+
+
+class _Collector:
+    """Takes judged items in index order: counts them, drops duplicates, fills and writes shards."""
+
+    def __init__(self, config: SynthConfig, writer: DatasetWriter):
+        self.config = config
+        self.writer = writer
+        self.stats = SynthStats()
+        self.dedup = NearDedup(threshold=config.dedup_threshold)
+        self.shard: list[dict[str, Any]] = []
+        self.shard_index = 0
+
+    def add(self, item: Item, verdict: dict[str, Any] | str) -> bool:
+        """Count one item; True once the token target is reached."""
+        stats = self.stats
+        stats.requests += 1
+        if item.answer is not None:
+            stats.finish_reasons[item.answer.finish_reason] += 1
+            stats.prompt_tokens += item.answer.prompt_tokens
+            stats.completion_tokens += item.answer.completion_tokens
+        duplicate = self.dedup.match(verdict["id"], verdict["text"]) if isinstance(verdict, dict) else None
+        if isinstance(verdict, str):
+            stats.rejected[verdict] += 1
+        elif duplicate is not None:
+            stats.rejected[f"{duplicate.kind}_duplicate"] += 1
+        else:
+            stats.kept += 1
+            stats.kept_completion_tokens += item.answer.completion_tokens
+            self.shard.append(verdict)
+            if len(self.shard) == self.config.rows_per_shard:
+                self.flush()
+        return self.config.tokens is not None and stats.kept_completion_tokens >= self.config.tokens
+
+    def flush(self) -> None:
+        if not self.writer.shard_done(self.shard_index):  # done by a run that was killed later
+            self.writer.write_shard(self.shard_index, self.shard)
+        self.shard, self.shard_index = [], self.shard_index + 1
+
+    def finish(self) -> SynthStats:
+        if self.shard or self.shard_index == 0:
+            self.flush()
+        return self.stats
+
+
+async def _generate(generator: Generator, teacher: TeacherConfig, writer: DatasetWriter, cache_path: Path,
+                    log: Callable[[str], None]) -> tuple[SynthStats, int]:
+    config = generator.config
+    collector = _Collector(config, writer)
+    spent = 0
+    async with TeacherClient(teacher, cache=cache_path) as client:
+        for start in range(0, config.request_cap, config.batch_size):
+            drawn = [generator.request(i) for i in range(start, min(start + config.batch_size, config.request_cap))]
+            answers: dict[str, Answer] = {}
+            report = await client.run([r for _, r in drawn], on_answer=lambda a: answers.__setitem__(a.key, a))
+            spent = report.prompt_tokens + report.completion_tokens  # the client's total so far
+            if report.stopped:
+                raise UserError(
+                    f"teacher {report.stopped}; {len(client.cache)} answers are kept in {cache_path}: "
+                    "run the same command again to go on (each run may spend up to --max-tokens-total), or raise the limit"
+                )
+            items = [Item(start + n, c, r, answers.get(r.key)) for n, (c, r) in enumerate(drawn)]
+            answered = [item for item in items if item.answer is not None]
+            verdicts = dict(zip((item.index for item in answered), generator.judge(answered)))
+            # any() stops at the item that reaches the token target: the rest of the round is unused.
+            reached = any(collector.add(item, verdicts.get(item.index, "teacher_failed")) for item in items)
+            stats = collector.stats
+            log(f"synth {generator.kind}: {stats.requests:,} requests, {stats.kept:,} kept; this round "
+                f"{report.answered} answered, {report.cached} from cache, {len(report.failed)} failed")
+            if reached:
+                return collector.finish(), spent
+    if config.tokens is not None:
+        log(f"synth {generator.kind}: stopped at the {config.request_cap:,}-request cap before the {config.tokens:,}-token target")
+    return collector.finish(), spent

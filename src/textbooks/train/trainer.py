@@ -1,0 +1,267 @@
+"""The training loop: pretraining on packed tokens, or finetuning from `--init`, one or many processes.
+
+    textbooks train --config tiny-pretrain --data PACK --out RUN_DIR [--init CKPT] [key=value ...]
+    torchrun --nproc-per-node 8 -m textbooks train ...   # the same command, data-parallel (FSDP2)
+
+Running the command again on an existing RUN_DIR resumes from its latest checkpoint.
+
+One step: this rank's share of the global batch in micro-batches; each micro-batch's summed
+cross-entropy is divided by the number of target tokens in the GLOBAL batch (all ranks, all
+micro-batches), so that accumulation and world size leave the mathematics unchanged; the
+gradient all-reduce averages over ranks, so the loss is scaled by the world size to make it a sum.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from textbooks.config import dump_yaml, load_config, read_yaml, to_dict
+from textbooks.errors import UserError
+from textbooks.model.phi import IGNORE_INDEX, Phi, PhiConfig, flops_per_token
+from textbooks.train import checkpoint, parallel
+from textbooks.train.config import TrainConfig, preset_path
+from textbooks.train.loader import PackedData
+from textbooks.train.metrics import MetricsLogger, Throughput, device_peak_flops, plot_loss_curves
+from textbooks.train.schedule import lr_at
+
+# Changing these between a run and its resume would silently train something else.
+RESUME_MUST_MATCH = ("model", "data", "batch.global_batch", "optim", "schedule", "seed", "precision")
+
+
+def train_from_cli(config_path: str | Path | None, data_dir: str | Path, out_dir: str | Path,
+                   init: str | Path | None = None, overrides: Sequence[str] = ()) -> dict:
+    """`textbooks train`: a preset name or YAML path, dotted overrides; returns the run's summary."""
+    cfg = load_config(TrainConfig, preset_path(config_path) if config_path else None, overrides)
+    return train(cfg, data_dir, out_dir, init=init)
+
+
+def train(cfg: TrainConfig, data_dir: str | Path, run_dir: str | Path, *, init: str | Path | None = None) -> dict:
+    runtime = parallel.init_runtime()
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    try:
+        return Trainer(cfg, Path(data_dir), Path(run_dir), runtime, init).run()
+    finally:
+        torch.use_deterministic_algorithms(deterministic)  # a library call leaves the process as it was
+        parallel.shutdown(runtime)
+
+
+def model_config_of(cfg: TrainConfig) -> PhiConfig:
+    section = cfg.model
+    config = PhiConfig.from_preset(section.preset, embd_pdrop=section.embd_pdrop, attn_pdrop=section.attn_pdrop,
+                                   resid_pdrop=section.resid_pdrop)
+    if cfg.data.seq_len > config.max_seq_len:
+        raise UserError(f"data.seq_len: {cfg.data.seq_len} exceeds model {section.preset!r}'s max_seq_len "
+                        f"{config.max_seq_len}; expected at most {config.max_seq_len}")
+    return config
+
+
+def summed_loss(model: nn.Module, input_ids: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy summed over target tokens, in fp32 (the caller divides by the global count)."""
+    logits, _ = model(input_ids)
+    return F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX,
+                           reduction="sum")
+
+
+def reseed(seed: int, step: int, rank: int) -> None:
+    """Dropout's RNG as a function of (seed, step, rank): resume needs no saved generator state."""
+    torch.manual_seed(int(np.random.SeedSequence([seed, step, rank]).generate_state(1, np.uint64)[0] >> 1))
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, data_dir: Path, run_dir: Path, runtime: parallel.Runtime,
+                 init: str | Path | None):
+        self.cfg, self.run_dir, self.rt = cfg, run_dir, runtime
+        self.model_config = model_config_of(cfg)
+        self.accum = cfg.grad_accum_steps(runtime.world_size)
+        self.resume_from = checkpoint.latest(run_dir)
+        self._check_run_dir()
+        self.data = PackedData(data_dir, vocab_size=self.model_config.vocab_size, loss_on=cfg.data.loss_on)
+        self.order = self.data.sample_order(cfg.data.seq_len, cfg.seed)
+        if cfg.deterministic and runtime.device.type == "cpu":
+            torch.use_deterministic_algorithms(True)
+
+        torch.manual_seed(cfg.seed)  # the same initial weights on every rank
+        with torch.device(runtime.device):
+            model = Phi(self.model_config)
+        if init is not None and self.resume_from is None:
+            load_init(model, Path(init), self.model_config)
+        self.strategy = parallel.resolve_strategy(cfg.parallel, runtime)
+        self.dtype = parallel.compute_dtype(cfg.precision, runtime.device)
+        self.model = parallel.parallelize(model, self.strategy, self.dtype, compile=cfg.compile,
+                                          activation_checkpointing=cfg.activation_checkpointing)
+        self.optimizer = build_optimizer(self.model, cfg, runtime.device)
+        self.step = 0
+        if self.resume_from is not None:
+            checkpoint.load(self.resume_from, self.model, self.optimizer, self.rt, self.model_config)
+            self.step = self.resume_from.step
+        self.tokens_per_step = cfg.batch.global_batch * cfg.data.seq_len
+
+    def _check_run_dir(self) -> None:
+        saved = self.run_dir / "config.yaml"
+        if self.resume_from is not None and saved.is_file():
+            before, now = _flatten(read_yaml(saved)), _flatten(to_dict(self.cfg))
+            changed = [k for k in sorted(set(before) | set(now)) if before.get(k) != now.get(k)
+                       and any(k == p or k.startswith(p + ".") for p in RESUME_MUST_MATCH)]
+            if changed:
+                k = changed[0]
+                raise UserError(f"{saved}: resuming this run with {k}={now.get(k)!r}, but it was trained with "
+                                f"{k}={before.get(k)!r}; expected the same settings (or a new --out directory)")
+
+    def run(self) -> dict:
+        cfg = self.cfg
+        if self.rt.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            dump_yaml(cfg, self.run_dir / "config.yaml")  # the resolved config, every default spelled out
+        log = MetricsLogger(self.run_dir, enabled=self.rt.is_main, start_step=self.step, max_steps=cfg.max_steps,
+                            tensorboard=cfg.log.tensorboard, progress_bar=cfg.log.progress_bar)
+        if self.resume_from is not None:
+            log.message(f"resuming from {self.resume_from.path} (step {self.step})")
+        if cfg.checkpoint.best_by == "pass@1":
+            log.message(f"warning: checkpoint.best_by=pass@1 picks the checkpoint on {cfg.checkpoint.benchmark} itself; "
+                        "the chosen checkpoint's score on it is inflated (selection on the test set)")
+        throughput = Throughput(flops_per_token(self.model_config, cfg.data.seq_len),
+                                device_peak_flops(self.rt.device), self.rt.world_size)
+        self.model.train()
+        last = {}
+        steps_since_log = 0
+        while self.step < cfg.max_steps:
+            self.step += 1
+            loss, grad_norm, lr = self.train_step()
+            steps_since_log += 1
+            log.advance()
+            final = self.step == cfg.max_steps
+            if self.step % cfg.log.every == 0 or final:
+                last = {"loss": loss.item(), "lr": lr, "tokens": self.step * self.tokens_per_step}
+                if grad_norm is not None:
+                    last["grad_norm"] = grad_norm.item()
+                if not math.isfinite(last["loss"]):
+                    raise FloatingPointError(f"step {self.step}: loss is {last['loss']}")
+                last.update(throughput.measure(steps_since_log * self.tokens_per_step))
+                steps_since_log = 0
+                log.log(self.step, last)
+            save_now = final or (cfg.checkpoint.every and self.step % cfg.checkpoint.every == 0)
+            if save_now or (cfg.eval.every and self.step % cfg.eval.every == 0):
+                val_loss = self.validate()
+                if val_loss is not None:
+                    last["val_loss"] = val_loss
+                    log.log(self.step, {"val_loss": val_loss, "tokens": self.step * self.tokens_per_step})
+            if save_now:
+                metrics = {k: last[k] for k in ("loss", "val_loss") if k in last}
+                saved = checkpoint.save(self.run_dir, self.step, self.model, self.optimizer, self.rt,
+                                        model_config=self.model_config,
+                                        meta={"tokens": self.step * self.tokens_per_step, "metrics": metrics},
+                                        keep_last=cfg.checkpoint.keep_last, best_by=cfg.checkpoint.best_by,
+                                        score=self.score_pass_at_1 if cfg.checkpoint.best_by == "pass@1" else None)
+                if "pass@1" in saved.meta["metrics"]:
+                    log.log(self.step, {"pass@1": saved.meta["metrics"]["pass@1"]})
+                log.message(f"step {self.step}: saved {saved.path}")
+            throughput.start = time.perf_counter()  # validation and saving are not training speed
+        log.close()
+        if self.rt.is_main and cfg.log.plot:
+            plot_loss_curves({self.run_dir.name: self.run_dir}, self.run_dir / "loss.png")
+        best = checkpoint.best(self.run_dir)
+        return {"run_dir": str(self.run_dir), "step": self.step, **last,
+                "best": str(best.path) if best is not None else None}
+
+    def train_step(self) -> tuple[torch.Tensor, torch.Tensor | None, float]:
+        cfg, rt = self.cfg, self.rt
+        reseed(cfg.seed, self.step, rt.rank)
+        lr = lr_at(self.step, peak=cfg.optim.lr, warmup_steps=cfg.schedule.warmup_steps,
+                   total_steps=cfg.schedule_steps, kind=cfg.schedule.kind, min_lr=cfg.schedule.min_lr)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        # Data step s-1: the loader counts from 0, the schedule from 1 (step 1 is the first update).
+        indices = self.order.batch_indices(self.step - 1, cfg.batch.global_batch, rt.rank, rt.world_size)
+        micro = [self.order.get_batch(chunk) for chunk in np.array_split(indices, self.accum)]
+        targets = sum(int((labels != IGNORE_INDEX).sum()) for _, labels in micro)
+        global_targets = parallel.all_reduce_sum(torch.tensor(float(targets), device=rt.device), rt)
+        scale = rt.world_size / global_targets.clamp(min=1)  # a sum over the global batch, see the top
+        total = torch.zeros((), device=rt.device)
+        for i, (input_ids, labels) in enumerate(micro):
+            with parallel.gradient_sync(self.model, self.strategy, enabled=i == len(micro) - 1):
+                with parallel.autocast(self.strategy, self.dtype, rt.device):
+                    loss_sum = summed_loss(self.model, input_ids.to(rt.device), labels.to(rt.device))
+                (loss_sum * scale).backward()
+            total += loss_sum.detach()
+        grad_norm = None
+        if cfg.optim.grad_clip > 0:
+            grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.optim.grad_clip)
+            if hasattr(grad_norm, "full_tensor"):  # FSDP2: a DTensor
+                grad_norm = grad_norm.full_tensor()
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return parallel.all_reduce_sum(total, rt) / global_targets.clamp(min=1), grad_norm, lr
+
+    def score_pass_at_1(self, model_dir: Path) -> dict:
+        """Greedy pass@1 of a saved model through the eval runner (samples kept beside the model)."""
+        from textbooks.eval.backends import open_backend
+        from textbooks.eval.benchmarks import load_benchmark
+        from textbooks.eval.runner import EvalSettings, evaluate
+
+        section = self.cfg.checkpoint
+        backend = open_backend(str(model_dir), "checkpoint", device=str(self.rt.device))
+        summary = evaluate(load_benchmark(section.benchmark), model_dir.parent / f"eval-{section.benchmark}",
+                           backend=backend, settings=EvalSettings(limit=section.benchmark_limit), progress=False)
+        return {"pass@1": summary["scores"]["pass@1"]["estimate"]}
+
+    @torch.no_grad()
+    def validate(self) -> float | None:
+        """Mean loss per target token over the val split's first `eval.batches` batches, all ranks."""
+        cfg, rt = self.cfg, self.rt
+        if cfg.eval.batches <= 0:
+            return None
+        batches = list(self.data.val_batches(cfg.data.seq_len, cfg.batch.micro_batch, rt.rank, rt.world_size,
+                                             max_batches=cfg.eval.batches))
+        # Every rank must run as many forward passes as the others (FSDP gathers weights in each):
+        # ranks with fewer windows pad with batches that have no targets.
+        most = parallel.all_reduce_max(torch.tensor(len(batches), device=rt.device), rt)
+        if int(most) == 0:
+            return None
+        empty = torch.zeros(1, cfg.data.seq_len, dtype=torch.long)
+        batches += [(empty, torch.full_like(empty, IGNORE_INDEX))] * (int(most) - len(batches))
+        self.model.eval()
+        sums = torch.zeros(2, device=rt.device, dtype=torch.float64)
+        for input_ids, labels in batches:
+            with parallel.autocast(self.strategy, self.dtype, rt.device):
+                sums[0] += summed_loss(self.model, input_ids.to(rt.device), labels.to(rt.device)).double()
+            sums[1] += (labels != IGNORE_INDEX).sum()
+        self.model.train()
+        sums = parallel.all_reduce_sum(sums, rt)
+        return float(sums[0] / sums[1]) if sums[1] > 0 else None
+
+
+def build_optimizer(model: nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
+    """AdamW; weight decay on matrices only (biases and LayerNorm gains are not decayed), fused on GPU."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.optim.weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=cfg.optim.lr, betas=(cfg.optim.beta1, cfg.optim.beta2), eps=cfg.optim.eps,
+                             fused=device.type == "cuda")
+
+
+def load_init(model: Phi, init: Path, model_config: PhiConfig) -> None:
+    """Start from the weights of `--init`: a model, step or run directory, or a Hugging Face folder."""
+    from textbooks.model.checkpoint import load_model, read_model_config
+
+    checkpoint.check_architecture(read_model_config(init).to_dict(), model_config, f"--init {init}")
+    model.load_state_dict(load_model(init).state_dict())
+
+
+def _flatten(data: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat

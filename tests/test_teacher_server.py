@@ -1,0 +1,85 @@
+"""The embedded teacher: llama.cpp's server with SmolLM2-135M-Instruct, generating for real."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from textbooks.teacher import TeacherClient, json_schema_format, make_request, parse_json_answer
+from textbooks.teacher.server import EmbeddedTeacher, find_smollm2_gguf
+
+pytest.importorskip("llama_cpp", reason="the `teacher` extra is not installed")
+
+SCORE_SCHEMA = {
+    "type": "object",
+    "properties": {"reason": {"type": "string"}, "score": {"enum": [1, 2, 3]}},  # `enum`: its grammar ignores minimum/maximum
+    "required": ["reason", "score"],
+}
+
+
+def test_the_smollm2_weights_are_found_inside_the_installed_package():
+    gguf = find_smollm2_gguf()
+    assert gguf.suffix == ".gguf" and gguf.stat().st_size > 50_000_000
+
+
+@pytest.fixture(scope="module")
+def teacher():
+    with EmbeddedTeacher() as running:
+        yield running
+
+
+def ask(teacher: EmbeddedTeacher, *requests):
+    async def main():
+        async with TeacherClient(teacher.config()) as client:
+            answers = [await client.complete(r) for r in requests]
+            return answers, await client.ping()
+
+    return asyncio.run(main())
+
+
+@pytest.mark.slow
+def test_a_seeded_chat_completion_is_repeatable(teacher):
+    request = make_request(teacher.model, messages=[{"role": "user", "content": "Name one Python data type."}], temperature=0.7, seed=11, max_tokens=12)
+    (first, second), servers = ask(teacher, request, request)
+    assert first.text and first.text == second.text
+    assert first.completion_tokens > 0 and first.prompt_tokens > 0 and first.model == teacher.model
+    assert servers[teacher.base_url][0] == "llama.cpp"
+
+
+@pytest.mark.slow
+def test_a_schema_answer_in_openai_form_is_sent_in_llama_cpp_form_and_parses(teacher):
+    content = "How useful is `print(sorted([3, 1, 2]))` for learning Python? Answer in JSON with a reason and a score."
+    request = make_request(
+        teacher.model, messages=[{"role": "user", "content": content}], temperature=0.2, seed=1, max_tokens=80, response_format=json_schema_format(SCORE_SCHEMA)
+    )
+    (answer,), _ = ask(teacher, request)
+    value = parse_json_answer(answer.text)
+    assert value["score"] in (1, 2, 3) and isinstance(value["reason"], str)
+
+
+@pytest.mark.slow
+def test_a_base_model_prompt_goes_through_completions(teacher):
+    (answer,), _ = ask(teacher, make_request(teacher.model, prompt="def add(a, b):\n", temperature=0, max_tokens=12))
+    assert answer.text and answer.completion_tokens > 0
+
+
+@pytest.mark.slow
+def test_teacher_serve_runs_until_sigterm_and_stops_the_server():
+    command = [sys.executable, "-c", "from textbooks.teacher.cli import teacher_app; teacher_app()", "serve"]
+    serve = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        line = serve.stdout.readline()
+        assert line.startswith("teacher ready: endpoint http://127.0.0.1:"), line
+        base_url = line.split()[3]
+        assert httpx.get(f"{base_url}/models", timeout=10).json()["data"][0]["owned_by"] == "me"
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(60) == 0
+    finally:
+        serve.kill()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{base_url}/models", timeout=5)

@@ -1,0 +1,88 @@
+"""The `textbooks train` command as real processes: killed and resumed, and under torchrun."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from textbooks.train import checkpoint
+from textbooks.train.trainer import train_from_cli
+from train_support import losses, nano_overrides, stdlib_pack, subprocess_env
+
+STEPS = 10
+KILL_AFTER = 5  # past the checkpoint of step 3, before the one of step 9
+
+
+@pytest.fixture(scope="module")
+def stdlib(tmp_path_factory) -> Path:
+    return stdlib_pack(tmp_path_factory.mktemp("stdlib"))
+
+
+def train_command(stdlib: Path, run_dir: Path, *overrides: str) -> list[str]:
+    return [sys.executable, "-m", "textbooks", "train", "--config", "tiny-pretrain", "--data", str(stdlib),
+            "--out", str(run_dir), *overrides]
+
+
+def torchrun_command(stdlib: Path, run_dir: Path, nproc: int, *overrides: str) -> list[str]:
+    torchrun = Path(sys.executable).with_name("torchrun")
+    return [str(torchrun), "--standalone", f"--nproc-per-node={nproc}", "-m", "textbooks", "train", "--config",
+            "tiny-pretrain", "--data", str(stdlib), "--out", str(run_dir), *overrides]
+
+
+def run(command: list[str]) -> None:
+    done = subprocess.run(command, env=subprocess_env(), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def logged_steps(run_dir: Path) -> int:
+    path = run_dir / "metrics.jsonl"
+    if not path.exists():
+        return 0
+    steps = [json.loads(line)["step"] for line in path.read_text().splitlines() if line.endswith("}")]
+    return max(steps, default=0)
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_reproduces_the_uninterrupted_loss_curve_bitwise(stdlib, tmp_path):
+    overrides = nano_overrides(STEPS, **{"checkpoint.every": 3, "eval.every": 3})
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    train_from_cli("tiny-pretrain", stdlib, straight, overrides=overrides)  # in this process: saves a start-up
+
+    process = subprocess.Popen(train_command(stdlib, killed, *overrides), env=subprocess_env(),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while logged_steps(killed) < KILL_AFTER and process.poll() is None:
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    interrupted_at = checkpoint.latest(killed).step
+    assert 3 <= interrupted_at < STEPS
+
+    run(train_command(stdlib, killed, *overrides))  # the same command again resumes
+    assert losses(killed) == losses(straight)  # float equality: the same bits, every step
+    assert sorted(losses(killed)) == list(range(1, STEPS + 1))
+
+
+@pytest.mark.slow
+def test_two_torchrun_processes_reach_the_losses_of_one_process_with_the_same_global_batch(stdlib, tmp_path):
+    steps = 20
+    overrides = nano_overrides(steps, **{"eval.every": 10})
+    one, two = tmp_path / "one", tmp_path / "two"
+    train_from_cli("tiny-pretrain", stdlib, one, overrides=overrides)  # 4 sequences: 2 micro-batches of 2
+    run(torchrun_command(stdlib, two, 2, *overrides, "batch.micro_batch=1", "parallel=fsdp"))  # 2 ranks x 2 x 1
+    single, sharded = losses(one), losses(two)
+    assert sorted(sharded) == list(range(1, steps + 1))
+    assert max(abs(single[s] - sharded[s]) for s in single) < 1e-4
+    # The FSDP-sharded state resumes in one process: DCP reshards it.
+    shutil.copytree(two, tmp_path / "resharded")
+    train_from_cli("tiny-pretrain", stdlib, tmp_path / "resharded", overrides=nano_overrides(steps + 2, **{"eval.every": 10}))
+    assert sorted(losses(tmp_path / "resharded")) == list(range(1, steps + 3))

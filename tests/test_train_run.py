@@ -1,0 +1,121 @@
+"""A real (nano) training run on the tokenized standard library, and what it leaves behind."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from textbooks.errors import UserError
+from textbooks.model.checkpoint import load_model
+from textbooks.train import checkpoint
+from textbooks.train.metrics import read_metrics
+from textbooks.train.trainer import train_from_cli
+from train_support import losses, nano_overrides, stdlib_pack
+
+GOLDEN = Path(__file__).parent / "data" / "train_golden_nano.json"
+STEPS = 30
+
+
+@pytest.fixture(scope="module")
+def stdlib(tmp_path_factory) -> Path:
+    return stdlib_pack(tmp_path_factory.mktemp("stdlib"))
+
+
+@pytest.fixture(scope="module")
+def nano_run(stdlib, tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("runs") / "nano"
+    overrides = nano_overrides(STEPS, **{"checkpoint.every": 10, "eval.every": 10, "checkpoint.keep_last": 1,
+                                          "log.plot": True})
+    train_from_cli("tiny-pretrain", stdlib, run_dir, overrides=overrides)
+    return run_dir
+
+
+def stream_sha256(pack: Path) -> str:
+    """The training token stream's identity: the golden curve holds only for the same data."""
+    digest = hashlib.sha256()
+    for path in sorted((pack / "train").glob("tokens-*.bin")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@pytest.mark.slow
+def test_loss_goes_down_on_the_standard_library(nano_run):
+    curve = losses(nano_run)
+    assert sorted(curve) == list(range(1, STEPS + 1))
+    assert np.mean([curve[s] for s in range(STEPS - 4, STEPS + 1)]) < np.mean([curve[s] for s in range(1, 6)]) - 1.0
+    val = {r["step"]: r["val_loss"] for r in read_metrics(nano_run / "metrics.jsonl") if "val_loss" in r}
+    assert sorted(val) == [10, 20, 30] and val[30] < val[10]
+
+
+@pytest.mark.slow
+def test_loss_curve_matches_the_stored_golden_curve(nano_run, stdlib):
+    golden = json.loads(GOLDEN.read_text())
+    if golden["train_stream_sha256"] != stream_sha256(stdlib):
+        pytest.skip("this Python's standard library differs from the one the golden curve was recorded on")
+    curve = losses(nano_run)
+    # Same data, same seed; only the CPU's float rounding may differ from the recording machine.
+    np.testing.assert_allclose([curve[s] for s in range(1, STEPS + 1)], golden["loss"], atol=2e-3)
+
+
+@pytest.mark.slow
+def test_run_directory_holds_config_metrics_events_plot_and_rotated_checkpoints(nano_run):
+    assert (nano_run / "config.yaml").is_file() and (nano_run / "loss.png").stat().st_size > 0
+    assert list((nano_run / "tb").glob("events.out.tfevents.*"))
+    root = nano_run / "checkpoints"
+    assert (root / "latest").read_text().strip() == "step-0000030"
+    best = checkpoint.best(nano_run)
+    kept = sorted(p.name for p in root.glob("step-*"))
+    assert kept == sorted({"step-0000030", best.path.name})  # keep_last=1, plus the best
+    meta = json.loads((root / "step-0000030" / "meta.json").read_text())
+    assert meta["step"] == 30 and meta["tokens"] == 30 * 4 * 64 and "val_loss" in meta["metrics"]
+
+
+@pytest.mark.slow
+def test_consolidated_checkpoint_loads_and_exports_to_transformers(nano_run, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    from textbooks.model.hf import export_hf
+
+    ours = load_model(nano_run)  # the run directory: its latest consolidated model
+    out = export_hf(nano_run, tmp_path / "hf")
+    theirs = AutoModelForCausalLM.from_pretrained(out).eval()
+    ids = torch.randint(0, 50_000, (2, 16), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(theirs(ids).logits, ours(ids)[0], atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.slow
+def test_init_from_a_checkpoint_of_another_architecture_fails_before_any_step(nano_run, stdlib, tmp_path):
+    run_dir = tmp_path / "finetune"
+    with pytest.raises(UserError, match=r"does not fit the configured model 'tiny'.*d_model=64"):
+        train_from_cli("tiny-finetune", stdlib, run_dir, init=nano_run, overrides=["log.progress_bar=false"])
+    assert not (run_dir / "metrics.jsonl").exists()
+
+
+@pytest.mark.slow
+def test_resuming_a_run_with_another_model_is_a_user_error(nano_run, stdlib, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(nano_run, copy)
+    with pytest.raises(UserError, match=r"config.yaml: resuming this run with model.preset='tiny'"):
+        train_from_cli("tiny-pretrain", stdlib, copy, overrides=nano_overrides(STEPS + 5, **{"model.preset": "tiny"}))
+    assert max(losses(copy)) == STEPS
+
+
+@pytest.mark.slow
+def test_a_save_killed_half_way_leaves_the_previous_checkpoint_to_resume_from(nano_run, stdlib, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(nano_run, copy)
+    partial = copy / "checkpoints" / "step-0000035.tmp"
+    (partial / "state").mkdir(parents=True)
+    (partial / "state" / "__0_0.distcp").write_bytes(b"\0" * 100)  # a crash before meta.json and the rename
+    assert checkpoint.latest(copy).step == 30
+    overrides = nano_overrides(35, **{"checkpoint.every": 5, "eval.every": 10, "checkpoint.keep_last": 1})
+    summary = train_from_cli("tiny-pretrain", stdlib, copy, overrides=overrides)
+    assert summary["step"] == 35 and checkpoint.latest(copy).step == 35
+    assert sorted(losses(copy)) == list(range(1, 36)) and not partial.exists()
