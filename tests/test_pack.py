@@ -145,29 +145,29 @@ def test_mixture_weight_is_passes_over_the_training_documents(code_ds, exercise_
     assert set(copies) <= {int(weight), int(weight) + 1} and sum(copies) == expected_docs
 
 
-def test_held_out_documents_are_disjoint_from_training_and_seeded(code_ds, tmp_path):
+def test_held_out_documents_are_disjoint_from_training_and_seeded(exercise_ds, tmp_path):
     def split_texts(out, seed):
-        pack_datasets([MixtureInput(code_ds.path)], out, val_fraction=0.2, seed=seed)
+        pack_datasets([MixtureInput(exercise_ds.path)], out, val_fraction=0.2, seed=seed)
         return set(decoded(read_split(out / "train")[0])), set(decoded(read_split(out / "val")[0]))
 
     train, val = split_texts(tmp_path / "a", seed=0)
-    assert len(val) == round(0.2 * 29) and not train & val
-    assert train | val == {r["text"] for r in code_ds.iter_records(["text"])}
+    assert len(val) == round(0.2 * 40) and not train & val
+    assert train | val == {r["text"] for r in exercise_ds.iter_records()}
     assert split_texts(tmp_path / "b", seed=0) == (train, val)
     assert split_texts(tmp_path / "c", seed=1)[1] != val
 
 
-def test_rerunning_an_unchanged_tokenize_is_a_noop(code_ds, tmp_path):
-    first = pack_datasets([MixtureInput(code_ds.path)], tmp_path / "pack")
+def test_rerunning_an_unchanged_tokenize_is_a_noop(exercise_ds, tmp_path):
+    first = pack_datasets([MixtureInput(exercise_ds.path)], tmp_path / "pack")
     shard = tmp_path / "pack" / "train" / "tokens-00000.bin"
     before = shard.stat().st_mtime_ns
-    assert pack_datasets([MixtureInput(code_ds.path)], tmp_path / "pack") == first
+    assert pack_datasets([MixtureInput(exercise_ds.path)], tmp_path / "pack") == first
     assert shard.stat().st_mtime_ns == before
-    changed = pack_datasets([MixtureInput(code_ds.path)], tmp_path / "pack", seed=7)
+    changed = pack_datasets([MixtureInput(exercise_ds.path)], tmp_path / "pack", seed=7)
     assert changed["fingerprint"] != first["fingerprint"]
 
 
-def test_an_interrupted_tokenize_resumes_at_the_first_unfinished_shard(code_ds, tmp_path, monkeypatch):
+def test_an_interrupted_tokenize_resumes_at_the_first_unfinished_shard(exercise_ds, tmp_path, monkeypatch):
     real = pack._pack_unit
 
     def crash_on_third(unit):
@@ -177,15 +177,15 @@ def test_an_interrupted_tokenize_resumes_at_the_first_unfinished_shard(code_ds, 
 
     monkeypatch.setattr(pack, "_pack_unit", crash_on_third)
     with pytest.raises(RuntimeError):
-        pack_datasets([MixtureInput(code_ds.path)], tmp_path / "pack")
+        pack_datasets([MixtureInput(exercise_ds.path)], tmp_path / "pack")
     assert not (tmp_path / "pack").exists()  # nothing half-written looks finished
     staging = tmp_path / ".pack.partial"
     finished = staging / "train" / "tokens-00000.bin"
     before = finished.stat().st_mtime_ns
     monkeypatch.setattr(pack, "_pack_unit", real)
-    resumed = pack_datasets([MixtureInput(code_ds.path)], tmp_path / "pack")
+    resumed = pack_datasets([MixtureInput(exercise_ds.path)], tmp_path / "pack")
     assert (tmp_path / "pack" / "train" / "tokens-00000.bin").stat().st_mtime_ns == before
-    fresh = pack_datasets([MixtureInput(code_ds.path)], tmp_path / "fresh")
+    fresh = pack_datasets([MixtureInput(exercise_ds.path)], tmp_path / "fresh")
     assert resumed["splits"] == fresh["splits"] and not staging.exists()
 
 

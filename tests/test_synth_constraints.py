@@ -59,6 +59,14 @@ def test_a_bad_taxonomy_row_is_a_user_error_naming_file_and_line(tmp_path, body,
         load_topics(write(tmp_path / "topics.csv", body))
 
 
+def test_files_that_are_missing_or_not_utf8_are_user_errors(tmp_path):
+    with pytest.raises(UserError, match=r"nothere.csv: topic taxonomy file not found"):
+        load_topics(tmp_path / "nothere.csv")
+    (tmp_path / "latin1.txt").write_bytes(b"fine\ncaf\xe9\n")
+    with pytest.raises(UserError, match=r"latin1.txt line 2: not UTF-8 text"):
+        load_template(tmp_path / "latin1.txt", TEXTBOOK_PLACEHOLDERS)
+
+
 def test_a_quoted_comma_is_one_field(tmp_path):
     topics = load_topics(write(tmp_path / "topics.csv", 'topic,subtopic\ncomplexity,"best, worst and average case"\n'))
     assert topics[0].subtopic == "best, worst and average case"

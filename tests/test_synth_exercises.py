@@ -109,3 +109,16 @@ def test_parse_answer_takes_json_with_raw_newlines_or_a_fenced_block():
     for text in ("I cannot do that.", json.dumps({"code": code, "tests": [1, 2]}), "```python\nx = 1\n```"):
         with pytest.raises(Rejected, match="unparseable"):
             parse_answer(text)
+
+
+def test_without_structured_output_the_request_asks_for_a_code_block():
+    from textbooks.synth.exercises import exercise_generator
+    from textbooks.synth.generate import SynthConfig
+
+    structured = exercise_generator(SynthConfig(model="m", num=1))
+    plain = exercise_generator(SynthConfig(model="m", num=1, structured_output=False))
+    _, with_schema = structured.request(0)
+    _, without = plain.request(0)
+    assert "response_format" in with_schema.params and "JSON object" in with_schema.messages[0]["content"]
+    assert "response_format" not in without.params and "```python code block" in without.messages[0]["content"]
+    assert structured.fingerprint() != plain.fingerprint()

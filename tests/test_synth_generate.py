@@ -92,11 +92,21 @@ def test_a_token_target_ends_at_the_same_record_whatever_the_batch_size(teacher,
     assert stats["requests"] == stats["kept"] + sum(stats["rejected"].values())
 
 
-def test_teacher_failures_are_counted_and_the_dataset_still_written(tmp_path):
+def test_requests_the_teacher_refuses_are_counted_and_the_dataset_still_written(tmp_path):
     with FakeTeacher(always="400") as server:
         result = generate(textbook_generator(SynthConfig(model="fake", num=5)), teacher_config(server), tmp_path / "tb")
     assert result.stats["rejected"] == {"teacher_failed": 5}
     assert result.dataset.num_rows == 0
+
+
+def test_a_teacher_that_is_down_publishes_nothing_and_the_rerun_finishes(teacher, tmp_path):
+    config = SynthConfig(model="fake", num=6, seed=8)
+    with FakeTeacher(faults={}, always="500") as down:
+        with pytest.raises(UserError, match=r"6 teacher requests failed \(.*HTTP 500.*run the same command again"):
+            generate(textbook_generator(config), teacher_config(down, max_retries=0), tmp_path / "tb", tmp_path / "c.sqlite")
+    assert not (tmp_path / "tb").exists()
+    result = generate(textbook_generator(config), teacher_config(teacher), tmp_path / "tb", tmp_path / "c.sqlite")
+    assert result.stats["requests"] == 6 and "teacher_failed" not in result.stats["rejected"]
 
 
 def test_a_spent_budget_stops_the_run_and_reruns_go_on_without_paying_twice(teacher, tmp_path):

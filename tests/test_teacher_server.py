@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
@@ -83,3 +85,31 @@ def test_teacher_serve_runs_until_sigterm_and_stops_the_server():
         serve.kill()
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{base_url}/models", timeout=5)
+
+
+@pytest.mark.slow
+def test_the_server_dies_with_a_parent_killed_without_cleanup(tmp_path):
+    script = (
+        "import sys, time\n"
+        "from textbooks.teacher.server import EmbeddedTeacher\n"
+        "teacher = EmbeddedTeacher(n_threads=1).start()\n"
+        "print(teacher._process.pid, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        server_pid = int(parent.stdout.readline())
+    finally:
+        parent.kill()  # SIGKILL: no context manager, no finally block runs in the parent
+        parent.wait()
+    for _ in range(100):
+        try:
+            with open(f"/proc/{server_pid}/stat") as stat:
+                if stat.read().split()[2] == "Z":
+                    break
+        except FileNotFoundError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(server_pid, signal.SIGKILL)
+        pytest.fail("the llama.cpp server outlived its killed parent")

@@ -41,6 +41,10 @@ def run(command: list[str]) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
 
 
+def val_losses(run_dir: Path) -> list[float]:
+    return [r["val_loss"] for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines()) if "val_loss" in r]
+
+
 def logged_steps(run_dir: Path) -> int:
     path = run_dir / "metrics.jsonl"
     if not path.exists():
@@ -82,6 +86,7 @@ def test_two_torchrun_processes_reach_the_losses_of_one_process_with_the_same_gl
     single, sharded = losses(one), losses(two)
     assert sorted(sharded) == list(range(1, steps + 1))
     assert max(abs(single[s] - sharded[s]) for s in single) < 1e-4
+    assert max(abs(a - b) for a, b in zip(val_losses(one), val_losses(two), strict=True)) < 1e-4
     # The FSDP-sharded state resumes in one process: DCP reshards it.
     shutil.copytree(two, tmp_path / "resharded")
     train_from_cli("tiny-pretrain", stdlib, tmp_path / "resharded", overrides=nano_overrides(steps + 2, **{"eval.every": 10}))

@@ -19,7 +19,7 @@ from textbooks.train.trainer import train_from_cli
 from train_support import losses, nano_overrides, stdlib_pack
 
 GOLDEN = Path(__file__).parent / "data" / "train_golden_nano.json"
-STEPS = 30
+STEPS = 20
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def test_loss_goes_down_on_the_standard_library(nano_run):
     assert sorted(curve) == list(range(1, STEPS + 1))
     assert np.mean([curve[s] for s in range(STEPS - 4, STEPS + 1)]) < np.mean([curve[s] for s in range(1, 6)]) - 1.0
     val = {r["step"]: r["val_loss"] for r in read_metrics(nano_run / "metrics.jsonl") if "val_loss" in r}
-    assert sorted(val) == [10, 20, 30] and val[30] < val[10]
+    assert sorted(val) == [10, 20] and val[20] < val[10]
 
 
 @pytest.mark.slow
@@ -68,12 +68,12 @@ def test_run_directory_holds_config_metrics_events_plot_and_rotated_checkpoints(
     assert (nano_run / "config.yaml").is_file() and (nano_run / "loss.png").stat().st_size > 0
     assert list((nano_run / "tb").glob("events.out.tfevents.*"))
     root = nano_run / "checkpoints"
-    assert (root / "latest").read_text().strip() == "step-0000030"
+    assert (root / "latest").read_text().strip() == "step-0000020"
     best = checkpoint.best(nano_run)
     kept = sorted(p.name for p in root.glob("step-*"))
-    assert kept == sorted({"step-0000030", best.path.name})  # keep_last=1, plus the best
-    meta = json.loads((root / "step-0000030" / "meta.json").read_text())
-    assert meta["step"] == 30 and meta["tokens"] == 30 * 4 * 64 and "val_loss" in meta["metrics"]
+    assert kept == sorted({"step-0000020", best.path.name})  # keep_last=1, plus the best
+    meta = json.loads((root / "step-0000020" / "meta.json").read_text())
+    assert meta["step"] == 20 and meta["tokens"] == 20 * 4 * 64 and "val_loss" in meta["metrics"]
 
 
 @pytest.mark.slow
@@ -111,11 +111,11 @@ def test_resuming_a_run_with_another_model_is_a_user_error(nano_run, stdlib, tmp
 def test_a_save_killed_half_way_leaves_the_previous_checkpoint_to_resume_from(nano_run, stdlib, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(nano_run, copy)
-    partial = copy / "checkpoints" / "step-0000035.tmp"
+    partial = copy / "checkpoints" / "step-0000025.tmp"
     (partial / "state").mkdir(parents=True)
     (partial / "state" / "__0_0.distcp").write_bytes(b"\0" * 100)  # a crash before meta.json and the rename
-    assert checkpoint.latest(copy).step == 30
-    overrides = nano_overrides(35, **{"checkpoint.every": 5, "eval.every": 10, "checkpoint.keep_last": 1})
+    assert checkpoint.latest(copy).step == STEPS
+    overrides = nano_overrides(STEPS + 5, **{"checkpoint.every": 5, "eval.every": 10, "checkpoint.keep_last": 1})
     summary = train_from_cli("tiny-pretrain", stdlib, copy, overrides=overrides)
-    assert summary["step"] == 35 and checkpoint.latest(copy).step == 35
-    assert sorted(losses(copy)) == list(range(1, 36)) and not partial.exists()
+    assert summary["step"] == STEPS + 5 and checkpoint.latest(copy).step == STEPS + 5
+    assert sorted(losses(copy)) == list(range(1, STEPS + 6)) and not partial.exists()

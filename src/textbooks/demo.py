@@ -44,7 +44,7 @@ def demo_commands(out: Path, size: DemoSize = DemoSize()) -> list[list[str]]:
     data, packs, runs = out / "data", out / "packs", out / "runs"
     return [
         ["synth", "textbooks", "--num", str(size.textbooks), "--max-tokens-per-doc", "512", "--out", str(data / "textbooks")],
-        ["synth", "exercises", "--num", str(size.exercises), "--out", str(data / "exercises")],
+        ["synth", "exercises", "--num", str(size.exercises), "--no-structured", "--out", str(data / "exercises")],
         ["synth", "report", str(data / "exercises")],
         ["dataset", "import", *(str(stdlib / name) for name in STDLIB_PACKAGES), "--out", str(data / "code")],
         ["tokenize", "--input", f"{data / 'code'}:1", "--input", f"{data / 'textbooks'}:2", "--out", str(packs / "pretrain")],

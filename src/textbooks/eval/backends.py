@@ -139,21 +139,23 @@ class EndpointBackend:
         from textbooks.teacher.client import TeacherConfig
 
         self.config = TeacherConfig(endpoints=[url], model=served_model or "", api_key_env=api_key_env,
-                                    max_in_flight=max_in_flight, max_retries=3)
+                                    max_in_flight=max_in_flight, max_retries=3, cooldown_s=5.0)
         self.description = f"endpoint {url}"
 
     def complete(self, prompts: Sequence[str], sampling: Sampling, sample_indices: Sequence[int]) -> list[str]:
         import asyncio
+        from dataclasses import replace
 
+        served = self._served_models()  # also fails fast, and clearly, when nothing listens there
+        if not self.config.model:
+            if not served:
+                raise UserError(f"{self.config.endpoints[0]}: /models lists no model; pass --served-model NAME")
+            self.config = replace(self.config, model=served[0])
         return asyncio.run(self._complete(prompts, sampling, sample_indices))
 
     async def _complete(self, prompts: Sequence[str], sampling: Sampling, sample_indices: Sequence[int]) -> list[str]:
-        from dataclasses import replace
-
         from textbooks.teacher.client import TeacherClient
 
-        if not self.config.model:
-            self.config = replace(self.config, model=self._first_served_model())
         async with TeacherClient(self.config) as client:
             params = {"max_tokens": sampling.max_new_tokens, "temperature": sampling.temperature, "top_p": sampling.top_p}
             if sampling.stop:
@@ -170,12 +172,17 @@ class EndpointBackend:
                             f"(first: {failure.error}); completions already received are kept, rerun to resume")
         return [cut_at_stop(answers[r.key], sampling.stop) for r in requests]
 
-    def _first_served_model(self) -> str:
+    def _served_models(self) -> list[str]:
+        """The ids GET /models lists ([] if the server has no such listing)."""
         import httpx
 
         url = self.config.endpoints[0]
         try:
-            return httpx.get(f"{url.rstrip('/')}/models", timeout=10).json()["data"][0]["id"]
-        except Exception as err:
-            raise UserError(f"{url}: cannot list its models ({type(err).__name__}: {err}); pass --served-model NAME "
-                            "or check that an OpenAI-compatible server listens there") from None
+            response = httpx.get(f"{url.rstrip('/')}/models", timeout=10)
+        except httpx.HTTPError as err:
+            raise UserError(f"{url}: cannot reach the endpoint ({type(err).__name__}: {err}); expected an "
+                            "OpenAI-compatible server (completions already received are kept, rerun to resume)") from None
+        try:
+            return [model["id"] for model in response.json()["data"]]
+        except (ValueError, KeyError, TypeError):
+            return []

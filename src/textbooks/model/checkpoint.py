@@ -58,6 +58,10 @@ def dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
 
 
+def _first_few(names: list[str], shown: int = 3) -> str:
+    return ", ".join(names[:shown]) + (" ..." if len(names) > shown else "")
+
+
 def check_state_dict(config: PhiConfig, shapes: Mapping[str, torch.Size], source: str) -> None:
     """Raise a UserError unless `shapes` has exactly the tensors of `Phi(config)`, shaped alike."""
     with torch.device("meta"):
@@ -65,10 +69,10 @@ def check_state_dict(config: PhiConfig, shapes: Mapping[str, torch.Size], source
     missing = sorted(set(expected) - set(shapes))
     unexpected = sorted(set(shapes) - set(expected))
     if missing:
-        raise UserError(f"{source}: missing tensor(s) {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''} "
-                        f"({len(missing)} of {len(expected)}); expected every tensor of a phi model")
+        raise UserError(f"{source}: missing tensor(s) {_first_few(missing)} ({len(missing)} of {len(expected)}); "
+                        "expected every tensor of a phi model")
     if unexpected:
-        raise UserError(f"{source}: unexpected tensor(s) {', '.join(unexpected[:3])}{' ...' if len(unexpected) > 3 else ''}; "
+        raise UserError(f"{source}: unexpected tensor(s) {_first_few(unexpected)}; "
                         "expected only the tensors of a phi model (PhiForCausalLM names)")
     for name, shape in expected.items():
         if tuple(shapes[name]) != tuple(shape):

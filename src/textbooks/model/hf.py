@@ -135,10 +135,11 @@ def import_hf_config(folder: str | Path) -> PhiConfig:
     if hf.get("num_key_value_heads") not in (None, heads):
         raise _reject(path, "num_key_value_heads", hf["num_key_value_heads"], f"null or num_attention_heads ({heads})")
     # 5.x: rope_parameters; 4.x: top-level fields plus an optional rope_scaling for other RoPE types.
-    rope = hf.get("rope_parameters") or hf.get("rope_scaling") or {}
+    rope_field = "rope_parameters" if hf.get("rope_parameters") else "rope_scaling"
+    rope = hf.get(rope_field) or {}
     rope_type = rope.get("rope_type", rope.get("type", "default"))
     if rope_type != "default":
-        raise _reject(path, "rope_parameters.rope_type", rope_type, '"default" (plain RoPE)')
+        raise _reject(path, f"{rope_field}.rope_type", rope_type, '"default" (plain RoPE)')
     factor = rope.get("partial_rotary_factor", hf.get("partial_rotary_factor", DEFAULT_PARTIAL_ROTARY_FACTOR))
     # A missing field takes transformers' default, which is phi-1's value, as is ours.
     fields = {field: hf.get(hf_name, getattr(PhiConfig, field)) for field, hf_name in HF_FIELDS.items()}

@@ -31,6 +31,7 @@ def _generate_command(kind: str, help: str):
         batch_size: int = typer.Option(256, help="Requests per round (pacing only; the dataset does not depend on it)."),
         rows_per_shard: int = typer.Option(10_000, help="Records per Parquet shard."),
         dry_run: bool = typer.Option(False, "--dry-run", help="Print the requests and a token estimate; send nothing."),
+        structured: bool = typer.Option(True, "--structured/--no-structured", help="Exercises: ask for JSON via structured output (default), or for a ```python block (small teachers)."),
     ) -> None:
         from textbooks.errors import UserError
         from textbooks.synth.constraints import Pools
@@ -45,6 +46,7 @@ def _generate_command(kind: str, help: str):
         config = SynthConfig(
             model=model or DEFAULT_MODEL_NAME, num=num, tokens=tokens, seed=seed, temperature=temperature,
             max_tokens_per_doc=max_tokens_per_doc or DEFAULT_MAX_TOKENS[kind], batch_size=batch_size, rows_per_shard=rows_per_shard,
+            structured_output=structured,
         )
         make = textbook_generator if kind == "textbooks" else exercise_generator
         generator = make(config, template=template, pools=Pools.load(topics=topics))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import random
 from dataclasses import dataclass
 from importlib import resources
@@ -96,29 +97,37 @@ def data_path(name: str) -> Path:
     return Path(str(resources.files("textbooks.synth") / "data" / name))
 
 
+def read_text(path: Path, what: str) -> str:
+    """A data file's UTF-8 text; a missing or undecodable file is a user error naming it."""
+    if not path.is_file():
+        raise UserError(f"{path}: {what} not found")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        line = path.read_bytes()[: err.start].count(b"\n") + 1
+        raise UserError(f"{path} line {line}: not UTF-8 text ({err.reason}); expected a UTF-8 {what}") from None
+
+
 def load_topics(path: str | Path) -> list[Topic]:
     """`topic,subtopic` rows under that header; a bad row is a user error naming file and line."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: topic taxonomy file not found")
     topics: list[Topic] = []
     seen: dict[Topic, int] = {}
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if header != ["topic", "subtopic"]:
-            raise UserError(f"{path} line 1: header is {header}; expected topic,subtopic")
-        for row in reader:
-            line = reader.line_num
-            if not row or all(not cell.strip() for cell in row):
-                continue
-            if len(row) != 2:
-                raise UserError(f"{path} line {line}: {len(row)} fields; expected 2 (topic,subtopic; quote a value that holds a comma)")
-            topic = Topic(row[0].strip(), row[1].strip())
-            if not topic.topic or not topic.subtopic:
-                raise UserError(f"{path} line {line}: empty topic or subtopic; expected both")
-            _check_first(seen, topic, f"{topic.topic}, {topic.subtopic}", path, line)
-            topics.append(topic)
+    reader = csv.reader(io.StringIO(read_text(path, "topic taxonomy file"), newline=""))
+    header = next(reader, None)
+    if header != ["topic", "subtopic"]:
+        raise UserError(f"{path} line 1: header is {header}; expected topic,subtopic")
+    for row in reader:
+        line = reader.line_num
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if len(row) != 2:
+            raise UserError(f"{path} line {line}: {len(row)} fields; expected 2 (topic,subtopic; quote a value that holds a comma)")
+        topic = Topic(row[0].strip(), row[1].strip())
+        if not topic.topic or not topic.subtopic:
+            raise UserError(f"{path} line {line}: empty topic or subtopic; expected both")
+        _check_first(seen, topic, f"{topic.topic}, {topic.subtopic}", path, line)
+        topics.append(topic)
     if not topics:
         raise UserError(f"{path}: no topics; expected topic,subtopic rows after the header")
     return topics
@@ -127,11 +136,9 @@ def load_topics(path: str | Path) -> list[Topic]:
 def load_lines(path: str | Path) -> list[str]:
     """One entry per line; blank lines and lines starting with # are skipped; no duplicates."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: file not found")
     entries: list[str] = []
     seen: dict[str, int] = {}
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, raw in enumerate(read_text(path, "file").splitlines(), start=1):
         entry = raw.strip()
         if not entry or entry.startswith("#"):
             continue

@@ -220,7 +220,9 @@ class ExerciseGenerator(Generator):
     def fingerprint(self) -> dict[str, Any]:
         return {**super().fingerprint(), "sandbox_timeout_s": self.sandbox_timeout_s}
 
-    def response_format(self) -> dict[str, Any]:
+    def response_format(self) -> dict[str, Any] | None:
+        if not self.config.structured_output:
+            return None
         # OpenAI's form; the teacher client rewrites it for llama.cpp servers.
         return json_schema_format(ANSWER_SCHEMA, "openai", name="exercise")
 
@@ -258,7 +260,7 @@ def exercise_generator(config: SynthConfig, template: str | Path | None = None, 
     return ExerciseGenerator(
         config,
         pools or Pools.load(),
-        load_template(template or builtin_template_path("exercise"), PLACEHOLDERS),
+        load_template(template or builtin_template_path("exercise" if config.structured_output else "exercise-codeblock"), PLACEHOLDERS),
         sandbox_workers,
         sandbox_timeout_s,
     )

@@ -51,6 +51,9 @@ class SynthConfig:
     temperature: float = 0.8
     top_p: float = 0.95
     dedup_threshold: float = 0.8
+    # Ask for JSON through the server's structured output (json_schema / grammar); off: a
+    # ```python block, which small teachers that put prose in JSON fields follow better.
+    structured_output: bool = True
     rows_per_shard: int = 10_000
     batch_size: int = 256  # requests per round; changes only pacing, never the dataset
 
@@ -294,6 +297,14 @@ async def _generate(generator: Generator, teacher: TeacherConfig, writer: Datase
                 raise UserError(
                     f"teacher {report.stopped}; {len(client.cache)} answers are kept in {cache_path}: "
                     "run the same command again to go on (each run may spend up to --max-tokens-total), or raise the limit"
+                )
+            transient = [f for f in report.failed if f.status is None or f.status == 429 or f.status >= 500]
+            if transient:
+                # A server down or overloaded is not an answer: publishing without those records
+                # would make the re-run a no-op. (A 4xx about one request is: it is counted.)
+                raise UserError(
+                    f"{len(transient)} teacher requests failed ({transient[0].error}); {len(client.cache)} answers are "
+                    f"kept in {cache_path}: run the same command again to retry the rest"
                 )
             items = [Item(start + n, c, r, answers.get(r.key)) for n, (c, r) in enumerate(drawn)]
             answered = [item for item in items if item.answer is not None]

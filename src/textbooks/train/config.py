@@ -64,7 +64,7 @@ class ScheduleSection:
 @dataclass
 class EvalSection:
     every: int = 0  # validation loss every N steps (and at the end); 0: never
-    batches: int = 4  # validation batches (of batch.micro_batch sequences per rank)
+    batches: int = 4  # validation batches of batch.global_batch sequences; 0: no validation
 
 
 @dataclass

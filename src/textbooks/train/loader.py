@@ -56,7 +56,7 @@ class PackedSplit:
         return int(self.offsets[-1])
 
     def read(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        """Tokens (int64) and loss mask of stream positions [start, stop), across shard ends."""
+        """Token ids and loss mask of stream positions [start, stop), across shard ends."""
         shard = int(np.searchsorted(self.offsets, start, side="right")) - 1
         tokens, masks = [], []
         while start < stop:
@@ -65,7 +65,9 @@ class PackedSplit:
             tokens.append(self.tokens[shard][start - base : end - base])
             masks.append(self.masks[shard][start - base : end - base])
             start, shard = end, shard + 1
-        return np.concatenate(tokens).astype(np.int64), np.concatenate(masks)
+        if len(tokens) == 1:  # the common case: a view of one shard, no copy
+            return tokens[0], masks[0]
+        return np.concatenate(tokens), np.concatenate(masks)
 
 
 def _open_shard(directory: Path, shard: dict[str, Any], itemsize: int, vocab_limit: int) -> tuple[np.memmap, np.memmap]:
@@ -195,7 +197,6 @@ def read_windows(split: PackedSplit, windows: np.ndarray, seq_len: int) -> tuple
     targets = np.empty((len(windows), seq_len + 1), dtype=bool)
     for row, window in enumerate(windows):
         start = int(window) * seq_len
-        tokens[row], mask = split.read(start, start + seq_len + 1)
-        targets[row] = mask.astype(bool)
+        tokens[row], targets[row] = split.read(start, start + seq_len + 1)  # numpy casts on assignment
     labels = np.where(targets[:, 1:], tokens[:, 1:], IGNORE_INDEX)
     return torch.from_numpy(tokens[:, :-1].copy()), torch.from_numpy(labels)

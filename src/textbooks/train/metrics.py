@@ -51,6 +51,10 @@ class Throughput:
         self.flops_per_token = flops_per_token
         self.peak_flops = peak_flops
         self.world_size = world_size
+        self.restart()
+
+    def restart(self) -> None:
+        """Start a new interval (after validation or a save, which are not training speed)."""
         self.start = time.perf_counter()
 
     def measure(self, tokens: int) -> dict[str, float]:

@@ -355,12 +355,13 @@ def _encode(kind: str, columns: dict[str, list[str]]) -> tuple[list[np.ndarray],
     """Token ids of each document (closing EOS included) and its loss mask."""
     tok: Tokenizer = _WORKER["tok"]
     dtype, eos = _WORKER["dtype"], np.array([_WORKER["eos_id"]], dtype=_WORKER["dtype"])
+    # encode_batch_fast: offsets are never used here, and skipping them saves about a third.
     if kind != "exercise":
-        ids = [np.concatenate([np.asarray(e.ids, dtype=dtype), eos]) for e in tok.encode_batch(columns["text"], add_special_tokens=False)]
+        ids = [np.concatenate([np.asarray(e.ids, dtype=dtype), eos]) for e in tok.encode_batch_fast(columns["text"], add_special_tokens=False)]
         return ids, [np.ones(len(x), dtype=np.uint8) for x in ids]
     prompt_weight = 0 if _WORKER["loss_on"] == "solution" else 1
-    prompts = tok.encode_batch(columns["prompt"], add_special_tokens=False)
-    solutions = tok.encode_batch(columns["solution"], add_special_tokens=False)
+    prompts = tok.encode_batch_fast(columns["prompt"], add_special_tokens=False)
+    solutions = tok.encode_batch_fast(columns["solution"], add_special_tokens=False)
     ids, masks = [], []
     for prompt, solution in zip(prompts, solutions):
         ids.append(np.concatenate([np.asarray(prompt.ids, dtype=dtype), np.asarray(solution.ids, dtype=dtype), eos]))

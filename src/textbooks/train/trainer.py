@@ -14,7 +14,6 @@ gradient all-reduce averages over ranks, so the loss is scaled by the world size
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -78,7 +77,7 @@ def reseed(seed: int, step: int, rank: int) -> None:
 class Trainer:
     def __init__(self, cfg: TrainConfig, data_dir: Path, run_dir: Path, runtime: parallel.Runtime,
                  init: str | Path | None):
-        self.cfg, self.run_dir, self.rt = cfg, run_dir, runtime
+        self.cfg, self.run_dir, self.rt, self.init = cfg, run_dir, runtime, init
         self.model_config = model_config_of(cfg)
         self.accum = cfg.grad_accum_steps(runtime.world_size)
         self.resume_from = checkpoint.latest(run_dir)
@@ -123,7 +122,8 @@ class Trainer:
         log = MetricsLogger(self.run_dir, enabled=self.rt.is_main, start_step=self.step, max_steps=cfg.max_steps,
                             tensorboard=cfg.log.tensorboard, progress_bar=cfg.log.progress_bar)
         if self.resume_from is not None:
-            log.message(f"resuming from {self.resume_from.path} (step {self.step})")
+            ignored = f"; --init {self.init} ignored" if self.init is not None else ""
+            log.message(f"resuming from {self.resume_from.path} (step {self.step}){ignored}")
         if cfg.checkpoint.best_by == "pass@1":
             log.message(f"warning: checkpoint.best_by=pass@1 picks the checkpoint on {cfg.checkpoint.benchmark} itself; "
                         "the chosen checkpoint's score on it is inflated (selection on the test set)")
@@ -153,23 +153,26 @@ class Trainer:
                 if val_loss is not None:
                     last["val_loss"] = val_loss
                     log.log(self.step, {"val_loss": val_loss, "tokens": self.step * self.tokens_per_step})
-            if save_now:
-                metrics = {k: last[k] for k in ("loss", "val_loss") if k in last}
-                saved = checkpoint.save(self.run_dir, self.step, self.model, self.optimizer, self.rt,
-                                        model_config=self.model_config,
-                                        meta={"tokens": self.step * self.tokens_per_step, "metrics": metrics},
-                                        keep_last=cfg.checkpoint.keep_last, best_by=cfg.checkpoint.best_by,
-                                        score=self.score_pass_at_1 if cfg.checkpoint.best_by == "pass@1" else None)
-                if "pass@1" in saved.meta["metrics"]:
-                    log.log(self.step, {"pass@1": saved.meta["metrics"]["pass@1"]})
-                log.message(f"step {self.step}: saved {saved.path}")
-            throughput.start = time.perf_counter()  # validation and saving are not training speed
+                if save_now:
+                    self.save({k: last[k] for k in ("loss", "val_loss") if k in last}, log)
+                throughput.restart()  # validation and saving are not training speed
         log.close()
         if self.rt.is_main and cfg.log.plot:
             plot_loss_curves({self.run_dir.name: self.run_dir}, self.run_dir / "loss.png")
         best = checkpoint.best(self.run_dir)
         return {"run_dir": str(self.run_dir), "step": self.step, **last,
                 "best": str(best.path) if best is not None else None}
+
+    def save(self, metrics: dict, log: MetricsLogger) -> None:
+        cfg = self.cfg
+        saved = checkpoint.save(self.run_dir, self.step, self.model, self.optimizer, self.rt,
+                                model_config=self.model_config,
+                                meta={"tokens": self.step * self.tokens_per_step, "metrics": metrics},
+                                keep_last=cfg.checkpoint.keep_last, best_by=cfg.checkpoint.best_by,
+                                score=self.score_pass_at_1 if cfg.checkpoint.best_by == "pass@1" else None)
+        if "pass@1" in saved.meta["metrics"]:
+            log.log(self.step, {"pass@1": saved.meta["metrics"]["pass@1"]})
+        log.message(f"step {self.step}: saved {saved.path}")
 
     def train_step(self) -> tuple[torch.Tensor, torch.Tensor | None, float]:
         cfg, rt = self.cfg, self.rt
@@ -214,12 +217,15 @@ class Trainer:
 
     @torch.no_grad()
     def validate(self) -> float | None:
-        """Mean loss per target token over the val split's first `eval.batches` batches, all ranks."""
+        """Mean loss per target token over the val split's first eval.batches x global_batch windows.
+
+        The same windows whatever the world size: rank r reads windows r, r + W, ... of them.
+        """
         cfg, rt = self.cfg, self.rt
         if cfg.eval.batches <= 0:
             return None
         batches = list(self.data.val_batches(cfg.data.seq_len, cfg.batch.micro_batch, rt.rank, rt.world_size,
-                                             max_batches=cfg.eval.batches))
+                                             max_batches=cfg.eval.batches * self.accum))
         # Every rank must run as many forward passes as the others (FSDP gathers weights in each):
         # ranks with fewer windows pad with batches that have no targets.
         most = parallel.all_reduce_max(torch.tensor(len(batches), device=rt.device), rt)
