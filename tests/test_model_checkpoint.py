@@ -95,13 +95,17 @@ def test_a_bad_checkpoint_config_is_a_user_error_naming_the_field(tmp_path, chan
     assert f"{tmp_path / 'config.json'}: " in str(raised.value) and message in str(raised.value)
 
 
-def test_a_run_directory_loads_its_latest_consolidated_checkpoint(tmp_path):
+def test_a_run_directory_loads_its_best_else_latest_consolidated_checkpoint(tmp_path):
     run = tmp_path / "run"
     save_checkpoint(nano(20), None, run / "checkpoints" / "step-0000020" / "model")
     save_checkpoint(nano(100), None, run / "checkpoints" / "step-0000100" / "model")
     (run / "checkpoints" / "step-0000200").mkdir()  # a save in progress: no model yet
     assert_same_weights(load_model(run), nano(100))
     assert_same_weights(load_model(run / "checkpoints" / "step-0000020"), nano(20))
+    (run / "checkpoints" / "latest").write_text("step-0000020\n")  # the trainer's pointer wins
+    assert_same_weights(load_model(run), nano(20))
+    (run / "checkpoints" / "best").write_text("step-0000100\n")  # and its best-metric pointer wins over latest
+    assert_same_weights(load_model(run), nano(100))
 
 
 def test_a_run_directory_without_a_consolidated_checkpoint_is_a_user_error(tmp_path):

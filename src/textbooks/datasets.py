@@ -215,7 +215,7 @@ class DatasetWriter:
         for marker in [*self.staging.glob("part-*.done"), self.staging / ".fingerprint"]:
             marker.unlink()
         write_json_atomic(self.staging / MANIFEST, manifest)
-        _replace_dir(self.staging, self.path)
+        replace_dir(self.staging, self.path)
         self.done = True
 
 
@@ -223,7 +223,7 @@ def _done_name(index: int) -> str:
     return f"part-{index:05d}.done"
 
 
-def _replace_dir(src: Path, dst: Path) -> None:
+def replace_dir(src: Path, dst: Path) -> None:
     """Move a finished directory over `dst`; the old one is removed only after the move."""
     old = dst.parent / f".{dst.name}.old"
     if old.exists():

@@ -32,7 +32,10 @@ STDLIB_PACKAGES = ("json", "collections", "concurrent", "email", "logging", "htt
 @dataclass(frozen=True)
 class DemoSize:
     textbooks: int = 8  # sections of up to 512 tokens: ~1 minute of the embedded teacher
-    exercises: int = 32  # ~2 minutes; a 135M teacher gets many rejected, which the report shows
+    # A 135M teacher gets most exercises rejected (the report shows why); at temperature 0.3
+    # about one in five passes, so 48 requests (~3 minutes) leave enough for a short finetune.
+    exercises: int = 48
+    exercise_temperature: float = 0.3
     pretrain_steps: int = 100  # tiny-pretrain: 2,048 tokens per step
     finetune_steps: int = 40
     humaneval_tasks: int = 20
@@ -44,7 +47,8 @@ def demo_commands(out: Path, size: DemoSize = DemoSize()) -> list[list[str]]:
     data, packs, runs = out / "data", out / "packs", out / "runs"
     return [
         ["synth", "textbooks", "--num", str(size.textbooks), "--max-tokens-per-doc", "512", "--out", str(data / "textbooks")],
-        ["synth", "exercises", "--num", str(size.exercises), "--no-structured", "--out", str(data / "exercises")],
+        ["synth", "exercises", "--num", str(size.exercises), "--no-structured", "--temperature", str(size.exercise_temperature),
+         "--out", str(data / "exercises")],
         ["synth", "report", str(data / "exercises")],
         ["dataset", "import", *(str(stdlib / name) for name in STDLIB_PACKAGES), "--out", str(data / "code")],
         ["tokenize", "--input", f"{data / 'code'}:1", "--input", f"{data / 'textbooks'}:2", "--out", str(packs / "pretrain")],
@@ -52,7 +56,9 @@ def demo_commands(out: Path, size: DemoSize = DemoSize()) -> list[list[str]]:
         ["train", "--config", "tiny-pretrain", "--data", str(packs / "pretrain"), "--out", str(runs / "pretrain"),
          f"max_steps={size.pretrain_steps}"],
         ["train", "--config", "tiny-finetune", "--data", str(packs / "finetune"), "--out", str(runs / "finetune"),
-         "--init", str(runs / "pretrain"), f"max_steps={size.finetune_steps}"],
+         "--init", str(runs / "pretrain"), f"max_steps={size.finetune_steps}",
+         # a few kilotokens of exercises: windows of 128 tokens give the finetune several samples
+         "data.seq_len=128"],
         ["export-hf", "--model", str(runs / "finetune"), "--out", str(out / "hf")],
         ["eval", "humaneval", "--model", str(out / "hf"), "--limit", str(size.humaneval_tasks),
          "--max-new-tokens", str(size.max_new_tokens), "--out", str(out / "eval-humaneval")],

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from textbooks.errors import UserError
+from textbooks.model.generate import cut_at_stop
 
 BACKENDS = ("auto", "checkpoint", "hf", "endpoint")
 OPENAI_MAX_STOP = 4  # OpenAI's completions API takes at most four stop sequences; the rest are cut here
@@ -36,11 +37,6 @@ class Backend(Protocol):
 
     def complete(self, prompts: Sequence[str], sampling: Sampling, sample_indices: Sequence[int]) -> list[str]:
         """One completion per prompt; `sample_indices[i]` tells samples of the same prompt apart."""
-
-
-def cut_at_stop(text: str, stop: Sequence[str]) -> str:
-    cuts = [i for i in (text.find(s) for s in stop if s) if i >= 0]
-    return text[: min(cuts)] if cuts else text
 
 
 def open_backend(model: str, kind: str = "auto", *, served_model: str | None = None, device: str = "cpu",

@@ -180,7 +180,7 @@ def execute(benchmark: Benchmark, samples: list[Sample], settings: EvalSettings,
     todo = [s for s in samples if (s.task_id, s.sample) not in done]
     isolation = None
     if todo:
-        benchmark.prepare({s.task_id for s in todo}, workers=settings.workers, progress=progress)
+        benchmark.prepare({s.task_id for s in todo}, settings.workers, progress, settings.isolation)
         limits = Limits() if settings.memory_bytes is None else Limits(memory_bytes=settings.memory_bytes)
         by_key = {(s.task_id, s.sample): s for s in todo}
         bar = tqdm(total=len(samples), initial=len(samples) - len(todo), desc=f"{benchmark.name} execute",

@@ -110,6 +110,11 @@ def _empty(directory: str) -> None:
                 pass
 
 
+# Written on the report pipe when the program ran to its end (or raised SystemExit(0)); an exit
+# status of 0 without it means os._exit(0) cut the program short.
+COMPLETED = b'{"type": "completed"}'
+
+
 def _run_child(request: dict, config: dict, workdir: str) -> None:
     exit_now, write, dumps = os._exit, os.write, json.dumps  # bound before the program can patch
     try:
@@ -138,6 +143,7 @@ def _run_child(request: dict, config: dict, workdir: str) -> None:
         exec(code, main_module.__dict__)
     except SystemExit as stop:
         if stop.code in (None, 0):
+            write(3, COMPLETED)
             _flush_and_exit(exit_now, 0)
         write(3, dumps({"type": "SystemExit", "message": str(stop.code)}).encode())
         _flush_and_exit(exit_now, stop.code if isinstance(stop.code, int) else 1)
@@ -146,6 +152,7 @@ def _run_child(request: dict, config: dict, workdir: str) -> None:
         # Skip our own frame: the traceback starts in the program (or at its SyntaxError).
         traceback.print_exception(type(error), error, error.__traceback__.tb_next)
         _flush_and_exit(exit_now, 1)
+    write(3, COMPLETED)
     _flush_and_exit(exit_now, 0)
 
 
@@ -222,8 +229,11 @@ def _read_capped(fd: int, buffer: bytearray, cap: int) -> bool:
 def _verdict(status: int, report: bytes, cpu_s: int, cpu_spent: float) -> dict:
     if os.WIFEXITED(status):
         code = os.WEXITSTATUS(status)
-        if code == 0:
+        if code == 0 and report == COMPLETED:
             return _outcome("passed", None, "")
+        if code == 0:
+            # os._exit(0) mid-program: it stopped early, whatever its exit status says.
+            return _outcome("failed", "Exit 0", "exited with status 0 before the end of the program")
         try:
             raised = json.loads(report)
             return _outcome("failed", str(raised["type"]), str(raised["message"]))

@@ -7,9 +7,10 @@ A checkpoint is a directory:
 
 `load_model(source)` takes any of:
 - a checkpoint directory as above;
-- a training run directory: its latest consolidated checkpoint, by the convention
+- a training run directory: its best (else latest) consolidated checkpoint, by the convention
   `RUN_DIR/checkpoints/step-XXXXXXX/model/` (the trainer writes that `model/` folder with
-  `save_checkpoint`, beside its own resumable state), or one `step-XXXXXXX/` folder of it;
+  `save_checkpoint`, beside its own resumable state; `checkpoints/latest` names the newest step),
+  or one `step-XXXXXXX/` folder of it;
 - a Hugging Face Phi folder (`config.json` with `"model_type": "phi"`, safetensors weights), such as a
   download of microsoft/phi-1 or the output of `textbooks export-hf`;
 - `preset:NAME`: a randomly initialised model of a preset (seed 0), for tests and demos.
@@ -182,11 +183,18 @@ def load_checkpoint(directory: str | Path, *, dtype: str | torch.dtype = torch.f
 
 
 def latest_checkpoint(run_dir: Path) -> Path:
-    """`RUN_DIR/checkpoints/step-N/model` with the largest N."""
-    steps = [(int(m.group(1)), d / "model") for d in (run_dir / "checkpoints").iterdir()
+    """The model a run stands for: the step `RUN_DIR/checkpoints/best` names (the trainer's pointer
+    to the best validation metric: the paper's choice among finetune checkpoints), else the one
+    `latest` names, else the largest `step-N`."""
+    root = run_dir / "checkpoints"
+    for pointer in (root / "best", root / "latest"):
+        named = root / pointer.read_text(encoding="utf-8").strip() / "model" if pointer.is_file() else None
+        if named is not None and (named / CONFIG_FILE).is_file():
+            return named
+    steps = [(int(m.group(1)), d / "model") for d in root.iterdir()
              if (m := STEP_DIR.fullmatch(d.name)) and (d / "model" / CONFIG_FILE).is_file()]
     if not steps:
-        raise UserError(f"{run_dir / 'checkpoints'}: no consolidated checkpoint; expected "
+        raise UserError(f"{root}: no consolidated checkpoint; expected "
                         "step-XXXXXXX/model/config.json (the trainer writes one at each save)")
     return max(steps)[1]
 

@@ -127,8 +127,9 @@ def _decode(model: Phi, prompts, max_new_tokens, temperature, top_p, seed, eos_i
     return new_ids
 
 
-def _cut_at_stop(text: str, stop: Sequence[str]) -> str:
-    cuts = [i for i in (text.find(s) for s in stop) if i >= 0]
+def cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    """`text` up to (not including) the first of the stop sequences."""
+    cuts = [i for i in (text.find(s) for s in stop if s) if i >= 0]
     return text[: min(cuts)] if cuts else text
 
 
@@ -172,5 +173,5 @@ def generate(
             stop_check=stop_check if stop else None, vocab_size=tokenizer.get_vocab_size(),
         )
         for i, ids in zip(chunk, outputs):
-            completions[i] = _cut_at_stop(tokenizer.decode(ids, skip_special_tokens=False), stop)
+            completions[i] = cut_at_stop(tokenizer.decode(ids, skip_special_tokens=False), stop)
     return completions

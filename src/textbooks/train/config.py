@@ -74,7 +74,9 @@ class CheckpointSection:
     # What "best" means: the validation loss (held-out exercises when finetuning), or HumanEval
     # pass@1 through the eval runner -- selecting on the test benchmark inflates the score.
     best_by: Literal["val_loss", "pass@1"] = "val_loss"
-    benchmark: str = "humaneval"  # for best_by=pass@1: greedy pass@1 on this benchmark
+    # For best_by=pass@1: greedy pass@1 on this benchmark, scored on rank 0 while the other ranks
+    # wait at a barrier (keep it within the process group's timeout, 10 minutes by default).
+    benchmark: str = "humaneval"
     benchmark_limit: int | None = None  # only its first N tasks (faster, noisier)
 
 
@@ -100,8 +102,8 @@ class TrainConfig:
     seed: int = 1234
     # "auto": bf16 on GPU (the paper used fp16 with DeepSpeed; bf16 needs no loss scaling), fp32 on CPU.
     precision: Literal["auto", "bf16", "fp32"] = "auto"
-    # "auto": FSDP2 under torchrun, a plain module in one process.
-    parallel: Literal["auto", "fsdp", "ddp", "none"] = "auto"
+    # Under torchrun: "auto" and "fsdp" shard with FSDP2, "ddp" replicates; one process runs the plain module.
+    parallel: Literal["auto", "fsdp", "ddp"] = "auto"
     compile: bool = False  # torch.compile each block
     activation_checkpointing: bool = False  # recompute each block's activations in the backward
     deterministic: bool = True  # torch.use_deterministic_algorithms on CPU (free there)

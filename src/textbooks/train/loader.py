@@ -160,7 +160,7 @@ class SampleOrder:
 
     def _permutation(self, epoch: int) -> np.ndarray:
         if epoch not in self._permutations:
-            if len(self._permutations) >= 2:  # a batch spans at most two epochs; keep those
+            if len(self._permutations) >= 2:  # a batch rarely spans more than two epochs; keep two
                 self._permutations.pop(min(self._permutations))
             self._permutations[epoch] = np.random.default_rng([self.seed, epoch]).permutation(self.num_samples)
         return self._permutations[epoch]

@@ -70,7 +70,7 @@ import pyarrow.parquet as pq
 from tokenizers import Tokenizer
 
 from textbooks import __version__
-from textbooks.datasets import Dataset, _replace_dir, fingerprint, write_json_atomic
+from textbooks.datasets import Dataset, replace_dir, fingerprint, write_json_atomic
 from textbooks.errors import UserError
 
 LossOn = Literal["all", "solution"]
@@ -239,7 +239,7 @@ def pack_datasets(
         done.unlink()
     marker.unlink()
     write_json_atomic(staging / MANIFEST, manifest)
-    _replace_dir(staging, out)
+    replace_dir(staging, out)
     return manifest
 
 

@@ -54,9 +54,10 @@ def shutdown(runtime: Runtime) -> None:
 
 
 def resolve_strategy(parallel: str, runtime: Runtime) -> str:
-    if parallel == "auto":
-        return "fsdp" if runtime.distributed else "none"
-    return parallel
+    """FSDP2 by default under torchrun; one process has nothing to shard or all-reduce."""
+    if not runtime.distributed:
+        return "none"
+    return "fsdp" if parallel == "auto" else parallel
 
 
 def compute_dtype(precision: str, device: torch.device) -> torch.dtype:
