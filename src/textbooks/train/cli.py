@@ -51,4 +51,8 @@ def register(app: typer.Typer) -> None:
         """Pretrain or finetune; under `torchrun --nproc-per-node N` the same command trains data-parallel."""
         from textbooks.train.trainer import train_from_cli
 
-        train_from_cli(config, data, out, init, list(overrides or []))
+        summary = train_from_cli(config, data, out, init, list(overrides or []))
+        if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one line, not one per rank
+            numbers = ", ".join(f"{k} {v:.4g}" for k, v in summary.items() if isinstance(v, float))
+            print(f"{summary['run_dir']}: step {summary['step']}" + (f", {numbers}" if numbers else "")
+                  + (f"; best checkpoint {summary['best']}" if summary.get("best") else ""))
