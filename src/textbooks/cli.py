@@ -53,7 +53,7 @@ for _module in STAGE_CLIS:
 
 @app.command()
 def demo(out: Path = typer.Option(Path("runs/demo"), "--out", help="Where every dataset, run and result goes.")) -> None:
-    """The whole pipeline at toy scale on the embedded teacher (resumable; about 15 minutes)."""
+    """The whole pipeline at toy scale on the embedded teacher (resumable; 10-20 minutes on 2 cores)."""
     from textbooks.demo import run_demo
 
     run_demo(out)
