@@ -31,14 +31,16 @@ from textbooks.tokenizer import EOS_ID, VOCAB_SIZE
 def interleaved_medians(steps: list, repeats: int) -> list[tuple[float, float]]:
     """(median wall seconds, median CPU seconds of this process) of each step.
 
-    The steps take turns, so that load from other processes falls on all of them alike; CPU time
-    is the steadier measure on a shared machine (it leaves out time spent waiting for a core).
+    The steps take turns, so that load from other processes falls on all of them alike, and the
+    order flips every repeat, so that neither always runs on the memory the other just freed. CPU
+    time is the steadier measure on a shared machine (it leaves out time spent waiting for a core).
     """
     for step in steps:
         step()  # warmup: allocator, kernels, lazy initialisation
     times = [[] for _ in steps]
-    for _ in range(repeats):
-        for step, record in zip(steps, times):
+    for repeat in range(repeats):
+        turns = list(zip(steps, times))
+        for step, record in turns if repeat % 2 == 0 else reversed(turns):
             wall, cpu = time.perf_counter(), time.process_time()
             step()
             record.append((time.perf_counter() - wall, time.process_time() - cpu))
