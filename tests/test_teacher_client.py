@@ -147,6 +147,14 @@ def test_a_dead_endpoint_is_skipped_and_the_live_one_answers_everything():
     assert report.endpoints[server.url]["answered"] == 20
 
 
+def test_when_no_endpoint_can_be_reached_the_run_stops_at_once_with_a_user_error():
+    dead = [f"http://127.0.0.1:{free_port()}/v1" for _ in range(2)]
+    with FaultServer() as server:
+        cfg = config(server, endpoints=dead, max_in_flight=4)
+    with pytest.raises(UserError, match=r"no endpoint can be reached \(http://127\.0\.0\.1:\d+/v1, http://127"):
+        run_requests(cfg, [chat("q0")])
+
+
 def test_an_endpoint_that_dies_mid_run_is_skipped_and_its_requests_answered_elsewhere():
     with FaultServer(delay_s=0.02) as survivor:
         doomed = FaultServer(delay_s=0.02).__enter__()

@@ -198,6 +198,13 @@ class TeacherClient:
             return
         self._http = self._connections(self.config.max_in_flight)
         await asyncio.gather(*(self._probe(e) for e in self._pool.endpoints))
+        if not self._pool.healthy():
+            # Every endpoint refused the connection: nothing listens, and waiting out cool-downs
+            # and retries (minutes) would only end in the same answer.
+            await self._http.close()
+            self._http = None
+            urls = ", ".join(e.url for e in self._pool.endpoints)
+            raise UserError(f"teacher: no endpoint can be reached ({urls}); expected an OpenAI-compatible server listening there")
 
     def _connections(self, n: int) -> aiohttp.ClientSession:
         """A pool of up to `n` keep-alive connections that sends the key (if any) as a Bearer token.
