@@ -140,18 +140,21 @@ class EndpointBackend:
 
     def complete(self, prompts: Sequence[str], sampling: Sampling, sample_indices: Sequence[int]) -> list[str]:
         import asyncio
-        from dataclasses import replace
 
-        served = self._served_models()  # also fails fast, and clearly, when nothing listens there
-        if not self.config.model:
-            if not served:
-                raise UserError(f"{self.config.endpoints[0]}: /models lists no model; pass --served-model NAME")
-            self.config = replace(self.config, model=served[0])
-        return asyncio.run(self._complete(prompts, sampling, sample_indices))
+        try:
+            return asyncio.run(self._complete(prompts, sampling, sample_indices))
+        except UserError as err:  # unreachable, not OpenAI-compatible, no model listed
+            raise UserError(f"{err} (completions already received are kept, rerun to resume)") from None
 
     async def _complete(self, prompts: Sequence[str], sampling: Sampling, sample_indices: Sequence[int]) -> list[str]:
+        from dataclasses import replace
+
         from textbooks.teacher.client import TeacherClient
 
+        if not self.config.model:  # the first model the server lists (its /models, via the teacher client)
+            async with TeacherClient(self.config) as probe:
+                (_, served), = (await probe.ping()).values()
+            self.config = replace(self.config, model=served[0])
         async with TeacherClient(self.config) as client:
             params = {"max_tokens": sampling.max_new_tokens, "temperature": sampling.temperature, "top_p": sampling.top_p}
             if sampling.stop:
@@ -165,20 +168,5 @@ class EndpointBackend:
         if report.failed:
             failure = report.failed[0]
             raise UserError(f"{self.config.endpoints[0]}: {len(report.failed)} of {len(requests)} completions failed "
-                            f"(first: {failure.error}); completions already received are kept, rerun to resume")
+                            f"(first: {failure.error})")
         return [cut_at_stop(answers[r.key], sampling.stop) for r in requests]
-
-    def _served_models(self) -> list[str]:
-        """The ids GET /models lists ([] if the server has no such listing)."""
-        import httpx
-
-        url = self.config.endpoints[0]
-        try:
-            response = httpx.get(f"{url.rstrip('/')}/models", timeout=10)
-        except httpx.HTTPError as err:
-            raise UserError(f"{url}: cannot reach the endpoint ({type(err).__name__}: {err}); expected an "
-                            "OpenAI-compatible server (completions already received are kept, rerun to resume)") from None
-        try:
-            return [model["id"] for model in response.json()["data"]]
-        except (ValueError, KeyError, TypeError):
-            return []
