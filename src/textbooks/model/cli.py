@@ -1,7 +1,7 @@
 """`textbooks model info`, `textbooks export-hf`, `textbooks import-hf`.
 
 --model takes what `textbooks.model.checkpoint.load_model` takes: a checkpoint directory, a
-training run directory (its latest `checkpoints/step-XXXXXXX/model/`), a Hugging Face Phi folder,
+training run directory (its best, else latest, `checkpoints/step-XXXXXXX/model/`), a Hugging Face Phi folder,
 or `preset:NAME`.
 """
 

@@ -16,7 +16,6 @@ concatenation.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 
 import torch
