@@ -15,6 +15,8 @@ def eval_command(
     model: str | None = typer.Option(None, help="Checkpoint or run directory, preset:NAME, a Hugging Face folder, or an OpenAI-compatible base URL."),
     samples: Path | None = typer.Option(None, help="Score this JSONL (task_id, completion) instead of generating."),
     backend: str = typer.Option("auto", help="auto, checkpoint, hf (transformers) or endpoint."),
+    mode: str = typer.Option("auto", help="completion (continue the prompt), chat (ask in a chat turn, extract the code "
+                                          "from the answer) or auto: chat for an endpoint or a model with a chat template."),
     served_model: str | None = typer.Option(None, help="Endpoint only: the served model's name (default: the first listed)."),
     api_key_env: str = typer.Option("OPENAI_API_KEY", help="Endpoint only: environment variable holding the API key."),
     n: int = typer.Option(1, "--n", help="Samples per task (pass@k for k <= n)."),
@@ -35,20 +37,22 @@ def eval_command(
     progress: bool = typer.Option(True, help="Progress bars."),
 ) -> None:
     """Score a model (or a samples file) on BENCH: pass@k with 95% intervals, per-sample JSONL."""
-    from textbooks.eval.backends import open_backend
+    from textbooks.eval.backends import open_backend, resolve_mode
     from textbooks.eval.benchmarks import load_benchmark
     from textbooks.eval.runner import EvalSettings, evaluate
 
     if (model is None) == (samples is None):
         raise UserError("eval: give exactly one of --model M (generate and score) or --samples FILE (score only)")
-    settings = EvalSettings(n=n, temperature=temperature, top_p=top_p, seed=seed, max_new_tokens=max_new_tokens,
-                            limit=limit, workers=workers, timeout_s=timeout, isolation=isolation,
-                            memory_bytes=memory_mb * 1024**2 if memory_mb else None)
     bench = load_benchmark(benchmark, data_dir, challenge_tests=challenge_tests)
     generator = None
     if model is not None:
         generator = open_backend(model, backend, served_model=served_model, device=device, dtype=dtype,
                                  batch_size=batch_size, api_key_env=api_key_env)
+    chosen = resolve_mode(mode, generator)
+    print(f"mode: {chosen}" + (" (auto)" if mode == "auto" else ""), flush=True)
+    settings = EvalSettings(n=n, temperature=temperature, top_p=top_p, seed=seed, max_new_tokens=max_new_tokens,
+                            limit=limit, workers=workers, timeout_s=timeout, isolation=isolation,
+                            memory_bytes=memory_mb * 1024**2 if memory_mb else None, mode=chosen)
     summary = evaluate(bench, out, backend=generator, samples_file=samples, settings=settings, progress=progress)
     print_summary(summary, out)
 
@@ -58,7 +62,7 @@ def print_summary(summary: dict, out: Path) -> None:
     from rich.table import Table
 
     table = Table(title=f"{summary['benchmark']}: {summary['tasks_scored']} of {summary['tasks_in_benchmark']} tasks, "
-                        f"{summary['samples']} samples (isolation: {summary['isolation'] or 'results reused'})")
+                        f"{summary['samples']} samples, {summary['mode']} mode (isolation: {summary['isolation'] or 'results reused'})")
     for column in ("metric", "estimate", "95% interval"):
         table.add_column(column, justify="right")
     for metric, value in summary["scores"].items():

