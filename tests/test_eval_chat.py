@@ -95,7 +95,7 @@ def test_an_endpoint_is_asked_in_chat_and_each_answer_shape_is_extracted_and_sco
     assert summary["mode"] == "chat" and summary["run"]["mode"] == "chat"
     assert summary["statuses"] == {"passed": 5, "failed": 1, "extraction_failed": 1}
     assert summary["scores"]["pass@1"]["estimate"] == pytest.approx(5 / 7)
-    assert "chat mode" in done.stdout and "extraction_failed 1" in done.stdout
+    assert "extraction_failed 1" in done.stdout
     assert {hit.path for hit in chat_server.hits} == {"/v1/chat/completions"}
     body = chat_server.bodies[0]
     assert body["model"] == "fake-instruct" and "stop" not in body and "prompt" not in body
@@ -149,7 +149,7 @@ def test_teacher_ping_scores_the_teacher_on_a_humaneval_slice_in_chat_mode(tmp_p
 def test_a_transformers_folder_chats_through_its_tokenizers_chat_template(tmp_path):
     from textbooks.errors import UserError
     from textbooks.eval.backends import Sampling, open_backend, resolve_mode
-    from textbooks.model.checkpoint import load_model
+    from textbooks.model.load import load_model
     from textbooks.model.hf import export_hf
 
     folder = export_hf(load_model("preset:nano"), tmp_path / "hf")
