@@ -187,3 +187,30 @@ def test_the_embedded_teacher_is_evaluated_in_chat_mode_end_to_end(tmp_path):
             re.search(rf"^(def {entry_point}\(|{entry_point} = )", r["completion"], re.MULTILINE), r
     summary = json.loads((out / "summary.json").read_text())
     assert summary["mode"] == "chat" and sum(summary["statuses"].values()) == 2
+
+
+MBPP_ROW = {"task_id": 11, "text": "Write a python function to remove first and last occurrence of a given character from the string.",
+            "code": "def remove_Occ(s,ch):\r\n    return s", "test_setup_code": "", "challenge_test_list": [],
+            "test_list": ['assert remove_Occ("hello","l") == "heo"', 'assert remove_Occ("abcda","a") == "bcd"',
+                          'assert remove_Occ("PHP","P") == "H"']}
+
+
+def test_an_mbpp_task_is_asked_for_the_function_its_first_test_calls_and_scored(tmp_path):
+    from textbooks.eval.benchmarks import _mbpp
+    from textbooks.eval.chat import chat_messages
+    from textbooks.eval.runner import EvalSettings, evaluate
+
+    (tmp_path / "mbpp.jsonl").write_text(json.dumps(MBPP_ROW) + "\n")
+    bench = _mbpp(tmp_path / "mbpp.jsonl", challenge_tests=False)
+    question = chat_messages(bench, bench.tasks[11])[0]["content"]
+    assert question.startswith("Write a Python function `remove_Occ`")
+    assert f'{F}python\n"""\n{MBPP_ROW["text"]}\n{MBPP_ROW["test_list"][0]}\n"""\n{F}' in question
+    solution = ("def remove_Occ(s, ch):\n    first = s.find(ch)\n    if first >= 0:\n        s = s[:first] + s[first + 1:]\n"
+                "    last = s.rfind(ch)\n    if last >= 0:\n        s = s[:last] + s[last + 1:]\n    return s\n")
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text(json.dumps({"task_id": 11, "completion": f"Here it is:\n{F}python\n{solution}{F}\n"}) + "\n"
+                       + json.dumps({"task_id": 11, "completion": f"{F}python\ndef remove_occurrences(s, ch):\n    return s\n{F}"}) + "\n")
+    summary = evaluate(bench, tmp_path / "out", samples_file=answers, settings=EvalSettings(mode="chat", workers=1), progress=False)
+    assert summary["statuses"] == {"passed": 1, "extraction_failed": 1}
+    failed = [r for r in read_jsonl(tmp_path / "out" / "results.jsonl") if r["status"] == "extraction_failed"]
+    assert failed[0]["message"] == "no function named remove_Occ in the answer's code"
