@@ -214,3 +214,11 @@ def test_an_mbpp_task_is_asked_for_the_function_its_first_test_calls_and_scored(
     assert summary["statuses"] == {"passed": 1, "extraction_failed": 1}
     failed = [r for r in read_jsonl(tmp_path / "out" / "results.jsonl") if r["status"] == "extraction_failed"]
     assert failed[0]["message"] == "no function named remove_Occ in the answer's code"
+
+
+def test_an_endpoint_that_cannot_chat_is_a_clear_error_that_points_at_completion_mode(tmp_path):
+    with FaultServer(always="400") as base_model:
+        done = run_cli("eval", "humaneval", "--model", base_model.url, "--out", str(tmp_path / "o"), "--limit", "1",
+                       "--no-progress")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "1 of 1 chat answers failed" in done.stderr and "--mode completion" in done.stderr

@@ -217,6 +217,8 @@ class EndpointBackend:
             report = await client.run(requests, on_answer=lambda answer: answers.__setitem__(answer.key, answer.text))
         if report.failed:
             failure = report.failed[0]
-            raise UserError(f"{self.config.endpoints[0]}: {len(report.failed)} of {len(requests)} completions failed "
-                            f"(first: {failure.error})")
+            chat = "messages" in inputs[0]
+            hint = "; a base model without a chat template? expected --mode completion for it" if chat else ""
+            raise UserError(f"{self.config.endpoints[0]}: {len(report.failed)} of {len(requests)} "
+                            f"{'chat answers' if chat else 'completions'} failed (first: {failure.error}){hint}")
         return [cut_at_stop(answers[r.key], sampling.stop) for r in requests]
