@@ -75,6 +75,8 @@ CASES = [
     Case("bare code between paragraphs of prose",
          f"The idea is to track the balance.\n\n{SOLUTION}\nThis runs in O(n) time: each operation is seen once.\n",
          RESTORED),
+    Case("a function after many broken lines is still found",
+         "Trying:\n" + "x = (  # unfinished\n" * 200 + f"\n{SOLUTION}", RESTORED),
     Case("no code at all", "I'm sorry, but I can't help with that. Could you tell me more about the problem?",
          None, "no code in the answer"),
     Case("an empty answer", "", None, "no code in the answer"),
