@@ -10,13 +10,13 @@ from textbooks.errors import UserError
 
 
 def eval_command(
-    benchmark: str = typer.Argument(..., help="humaneval, mbpp, humaneval+, mbpp+ (or mbpp-sanitized)."),
+    benchmark: str = typer.Argument(..., help="humaneval, mbpp, humaneval+, mbpp+, novel (or mbpp-sanitized)."),
     out: Path = typer.Option(..., "--out", help="Output directory: samples, per-sample results, summary; resumable."),
     model: str | None = typer.Option(None, help="Checkpoint or run directory, preset:NAME, a Hugging Face folder, or an OpenAI-compatible base URL."),
     samples: Path | None = typer.Option(None, help="Score this JSONL (task_id, completion) instead of generating."),
     backend: str = typer.Option("auto", help="auto, checkpoint, hf (transformers) or endpoint."),
     served_model: str | None = typer.Option(None, help="Endpoint only: the served model's name (default: the first listed)."),
-    api_key_env: str = typer.Option("OPENAI_API_KEY", help="Endpoint only: environment variable holding the API key."),
+    api_key_env: str = typer.Option("OPENAI_API_KEY", help="Endpoint and judge: environment variable holding the API key."),
     n: int = typer.Option(1, "--n", help="Samples per task (pass@k for k <= n)."),
     temperature: float = typer.Option(0.0, help="0 is greedy."),
     top_p: float = typer.Option(1.0, help="Nucleus sampling mass."),
@@ -33,23 +33,33 @@ def eval_command(
     data_dir: Path | None = typer.Option(None, help="Where benchmark data files are (else $TEXTBOOKS_BENCHMARK_DIR, then download)."),
     challenge_tests: bool = typer.Option(False, help="MBPP: also run challenge_test_list."),
     progress: bool = typer.Option(True, help="Progress bars."),
+    recheck: int = typer.Option(0, help="Rerun each failed or nearly timed-out sample N more times; report verdicts that change."),
+    judge_endpoint: str | None = typer.Option(None, help="Grade completions 0-10 with an LLM judge at this OpenAI-compatible URL ('embedded': SmolLM2-135M, too weak to mean anything)."),
+    judge_model: str | None = typer.Option(None, help="The judge's served model name (required with a URL)."),
+    judge_api_key_env: str | None = typer.Option(None, help="The judge's API key variable, if not --api-key-env's."),
+    judge_max_tokens: int | None = typer.Option(None, help="Token budget for the judge (prompt + completion); stops it there."),
 ) -> None:
     """Score a model (or a samples file) on BENCH: pass@k with 95% intervals, per-sample JSONL."""
     from textbooks.eval.backends import open_backend
     from textbooks.eval.benchmarks import load_benchmark
+    from textbooks.eval.judge import JudgeSettings
     from textbooks.eval.runner import EvalSettings, evaluate
 
     if (model is None) == (samples is None):
         raise UserError("eval: give exactly one of --model M (generate and score) or --samples FILE (score only)")
     settings = EvalSettings(n=n, temperature=temperature, top_p=top_p, seed=seed, max_new_tokens=max_new_tokens,
                             limit=limit, workers=workers, timeout_s=timeout, isolation=isolation,
-                            memory_bytes=memory_mb * 1024**2 if memory_mb else None)
+                            memory_bytes=memory_mb * 1024**2 if memory_mb else None, recheck=recheck)
+    judge = None
+    if judge_endpoint is not None:
+        judge = JudgeSettings(judge_endpoint, judge_model, judge_api_key_env or api_key_env, judge_max_tokens)
     bench = load_benchmark(benchmark, data_dir, challenge_tests=challenge_tests)
     generator = None
     if model is not None:
         generator = open_backend(model, backend, served_model=served_model, device=device, dtype=dtype,
                                  batch_size=batch_size, api_key_env=api_key_env)
-    summary = evaluate(bench, out, backend=generator, samples_file=samples, settings=settings, progress=progress)
+    summary = evaluate(bench, out, backend=generator, samples_file=samples, settings=settings, progress=progress,
+                       judge=judge)
     print_summary(summary, out)
 
 
@@ -67,9 +77,35 @@ def print_summary(summary: dict, out: Path) -> None:
     console = Console()
     console.print(table)
     console.print("statuses: " + ", ".join(f"{k} {v}" for k, v in sorted(summary["statuses"].items())))
+    if "recheck" in summary:
+        print_recheck(console, summary["recheck"])
+    if "judge" in summary:
+        print_judge(console, summary["judge"])
     if summary["tasks_scored"] < summary["tasks_in_benchmark"]:
         console.print(f"[yellow]partial: only {summary['tasks_scored']} tasks scored; not comparable to a full-benchmark number[/]")
     console.print(f"results: {out / 'results.jsonl'}; summary: {out / 'summary.json'}")
+
+
+def print_recheck(console, section: dict) -> None:
+    low, high = section["pass@1_range"]
+    console.print(f"recheck: {section['rechecked']} doubtful samples run {section['reruns_per_sample']} more times; "
+                  f"{section['flaky']} flaky (pass@1 {100 * low:.1f}% to {100 * high:.1f}% as they fall)")
+    for change in section["changed"]:
+        console.print(f"  flaky {change['task_id']} sample {change['sample']}: {change['first']}, then "
+                      + ", ".join(change["reruns"]))
+
+
+def print_judge(console, section: dict) -> None:
+    mean = "n/a" if section["mean_score"] is None else f"{section['mean_score']:.2f}/10"
+    rho = section["agreement"]["spearman"]
+    console.print(f"judge {section['judge_model']}: mean {mean} over {section['graded']} graded "
+                  f"({section['unparsed']} unparsed, {section['failed']} failed, {section['not_sent']} not sent); "
+                  f"agreement with the sandbox over {section['agreement']['tasks']} tasks: Spearman "
+                  + ("n/a" if rho is None else f"{rho:+.2f}"))
+    if section["stopped"]:
+        console.print(f"[yellow]judge stopped early: {section['stopped']}[/]")
+    if section["weak_judge_warning"]:
+        console.print(f"[yellow]warning: {section['weak_judge_warning']}[/]")
 
 
 def register(app: typer.Typer) -> None:
