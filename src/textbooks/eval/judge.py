@@ -138,7 +138,8 @@ def _judge(bench: Benchmark, results: list[dict], config, out: Path, progress: b
     failures = {f.key: f.error for f in report.failed}
     judgments = [_judgment(row, requests[row["task_id"], row["sample"]].key, answers, failures) for row in results]
     _write_jsonl(out / "judgments.jsonl", judgments)
-    return summarize_judgments(judgments, results, config.model, report)
+    tokens = sum(a.prompt_tokens + a.completion_tokens for a in answers.values())  # cached answers too
+    return summarize_judgments(judgments, results, config.model, report.stopped, tokens)
 
 
 def _judgment(row: dict, key: str, answers: dict, failures: dict) -> dict[str, Any]:
@@ -154,7 +155,8 @@ def _judgment(row: dict, key: str, answers: dict, failures: dict) -> dict[str, A
     return judgment
 
 
-def summarize_judgments(judgments: list[dict], results: list[dict], judge_model: str, report) -> dict[str, Any]:
+def summarize_judgments(judgments: list[dict], results: list[dict], judge_model: str, stopped: str | None,
+                        tokens: int) -> dict[str, Any]:
     verdicts = defaultdict(int)
     for j in judgments:
         verdicts[j["verdict"]] += 1
@@ -173,8 +175,8 @@ def summarize_judgments(judgments: list[dict], results: list[dict], judge_model:
         "unparsed": verdicts["unparsed"],
         "failed": verdicts["failed"],
         "not_sent": verdicts["not sent"],
-        "stopped": report.stopped,
-        "tokens": report.prompt_tokens + report.completion_tokens,
+        "stopped": stopped,  # why a budget stopped the judge early, else None
+        "tokens": tokens,  # what the grades cost the judge, prompt and completion
         "agreement": {
             "spearman": spearman([fmean(pass_rate[t]) for t in tasks], [fmean(grade[t]) for t in tasks]),
             "tasks": len(tasks),
