@@ -70,3 +70,15 @@ def test_evaluate_with_recheck_records_the_section_in_the_summary(tmp_path):
 def test_a_negative_recheck_count_is_a_user_error():
     with pytest.raises(UserError, match="--recheck -1"):
         EvalSettings(recheck=-1)
+
+
+def test_the_sandbox_measures_cpu_time_beside_wall_time():
+    from textbooks.eval.sandbox import Sandbox
+
+    with Sandbox(workers=1) as sandbox:
+        sleeper = sandbox.run("import time\ntime.sleep(0.5)")
+        spinner = sandbox.run("import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end:\n    pass")
+        stuck = sandbox.run("while True:\n    pass", timeout_s=0.5)
+    assert sleeper.duration_s >= 0.5 and sleeper.cpu_time_s < 0.1  # waiting costs no CPU
+    assert 0.3 <= spinner.cpu_time_s <= spinner.duration_s + 0.05
+    assert stuck.status == "timeout" and stuck.cpu_time_s is None  # killed at its wall clock: not measured

@@ -25,7 +25,8 @@ from statistics import fmean
 from typing import Any
 
 from textbooks.errors import UserError
-from textbooks.eval.benchmarks import Benchmark
+from textbooks.eval.tasks import Benchmark
+from textbooks.io import atomic_write_text
 
 EMBEDDED = "embedded"  # --judge-endpoint value that starts the embedded SmolLM2 teacher
 WEAK_JUDGE_WARNING = ("the judge is SmolLM2-135M, the embedded teacher: far too weak to grade code; its scores "
@@ -53,7 +54,7 @@ MAX_JUDGE_TOKENS = 256
 
 @dataclass(frozen=True)
 class JudgeSettings:
-    endpoint: str  # an OpenAI-compatible base URL, or EMBEDDED
+    endpoint: str | None = None  # an OpenAI-compatible base URL, or EMBEDDED; None: no judge
     model: str | None = None  # the served judge model (EMBEDDED: the embedded teacher's)
     api_key_env: str = "OPENAI_API_KEY"
     max_tokens_total: int | None = None  # budget for the whole judging run
@@ -137,7 +138,7 @@ def _judge(bench: Benchmark, results: list[dict], config, out: Path, progress: b
     bar.close()
     failures = {f.key: f.error for f in report.failed}
     judgments = [_judgment(row, requests[row["task_id"], row["sample"]].key, answers, failures) for row in results]
-    _write_jsonl(out / "judgments.jsonl", judgments)
+    atomic_write_text(out / "judgments.jsonl", "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in judgments))
     tokens = sum(a.prompt_tokens + a.completion_tokens for a in answers.values())  # cached answers too
     return summarize_judgments(judgments, results, config.model, report.stopped, tokens)
 
@@ -216,8 +217,3 @@ def _ranks(values: list[float]) -> list[float]:
         i = j + 1
     return ranks
 
-
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    partial = path.with_suffix(".partial")
-    partial.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
-    partial.replace(path)

@@ -15,6 +15,7 @@ samples, and gives the range pass@1 spans between counting every flaky sample fa
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,8 @@ from typing import Any
 from tqdm import tqdm
 
 from textbooks.errors import UserError
-from textbooks.eval.benchmarks import Benchmark
+from textbooks.eval.tasks import Benchmark
+from textbooks.io import atomic_write_text
 
 NEAR_LIMIT = 0.8  # a pass that took 80% of its time limit or more is doubtful
 
@@ -52,7 +54,7 @@ def recheck(bench: Benchmark, results: list[dict], settings, n: int, out_dir: st
                 bar.update()
         bar.close()
     rows = [_recheck_row(r, runs[r["task_id"], r["sample"]]) for r in doubtful]
-    _write_jsonl(Path(out_dir) / "rechecks.jsonl", rows)
+    atomic_write_text(Path(out_dir) / "rechecks.jsonl", "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
     return _section(results, rows, n)
 
 
@@ -87,10 +89,3 @@ def _section(results: list[dict], rows: list[dict], n: int) -> dict[str, Any]:
 def _rounded(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds, 4)
 
-
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    import json
-
-    partial = path.with_suffix(".partial")
-    partial.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
-    partial.replace(path)
