@@ -12,7 +12,8 @@ from fault_server import FaultServer
 
 from textbooks.errors import UserError
 from textbooks.eval.benchmarks import load_benchmark
-from textbooks.eval.judge import JudgeSettings, judge_messages, judge_results, parse_grade, spearman
+from textbooks.eval.compare import compare_runs
+from textbooks.eval.judge import EMBEDDED, JudgeSettings, judge_messages, judge_results, parse_grade, spearman
 from textbooks.eval.runner import EvalSettings, evaluate
 
 MARK = re.compile(r"# grade: (\w+)")
@@ -109,7 +110,7 @@ def test_the_embedded_135m_teacher_as_judge_is_warned_about(novel, tmp_path):
     assert "too weak" in section["weak_judge_warning"]
 
 
-@pytest.mark.slow  # a real `textbooks` process: its imports take 10 s on a loaded machine
+@pytest.mark.slow  # real `textbooks` processes: their imports take 10 s on a loaded machine
 def test_eval_command_prints_the_judge_and_its_agreement(novel, tmp_path):
     samples = graded_samples(novel, tmp_path / "samples.jsonl", {"Novel/0": [(True, "10")], "Novel/1": [(False, "0")]})
     with StandInJudge(model="stand-in") as server:
@@ -118,6 +119,24 @@ def test_eval_command_prints_the_judge_and_its_agreement(novel, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "judge stand-in: mean 5.00/10 over 2 graded" in " ".join(result.stdout.split())
     assert "Spearman +1.00" in result.stdout
+    compared = run_cli("eval-compare", str(tmp_path / "out"))
+    assert compared.returncode == 0, compared.stderr
+    assert "50.0%" in compared.stdout and "5.00/10" in compared.stdout
+
+
+def test_compare_runs_ranks_models_by_pass_at_1_and_by_judge(novel, tmp_path):
+    runs = {"strong": [(True, "9"), (True, "8")], "middling": [(True, "6"), (False, "3")], "weak": [(False, "2"), (False, "1")]}
+    with StandInJudge(model="stand-in") as server:
+        for name, samples in runs.items():
+            path = graded_samples(novel, tmp_path / f"{name}.jsonl", {"Novel/0": samples[:1], "Novel/1": samples[1:]})
+            evaluate(novel, tmp_path / name, samples_file=path, settings=EvalSettings(limit=2, workers=2), progress=False,
+                     judge=JudgeSettings(server.url, "stand-in"))
+    comparison = compare_runs([tmp_path / name for name in runs])
+    assert [r["pass@1"] for r in comparison["runs"]] == [1.0, 0.5, 0.0]
+    assert [r["judge_mean"] for r in comparison["runs"]] == [8.5, 4.5, 1.5]
+    assert comparison["spearman_over_models"] == 1.0 and comparison["judges"] == ["stand-in"]
+    with pytest.raises(UserError, match="no such file"):
+        compare_runs([tmp_path / "strong", tmp_path / "missing"])
 
 
 def test_judge_model_is_required_with_a_url(novel, tmp_path):
@@ -151,3 +170,16 @@ def test_spearman_matches_scipy_with_ties():
         assert spearman(x, y) == pytest.approx(expected, abs=1e-4)
     assert spearman([1, 1, 1], [1, 2, 3]) is None
     assert spearman([1], [2]) is None
+
+
+@pytest.mark.slow  # starts llama.cpp with SmolLM2-135M and grades a sample (30 s here)
+def test_the_embedded_teacher_judges_end_to_end_with_a_warning(novel, tmp_path):
+    pytest.importorskip("llama_cpp", reason="the `teacher` extra is not installed")
+    task = novel.tasks["Novel/4"]
+    results = [{"task_id": task.task_id, "sample": 0, "completion": task.reference, "passed": True}]
+    with pytest.warns(UserWarning, match="too weak"):
+        section = judge_results(novel, results, JudgeSettings(EMBEDDED), tmp_path, progress=False)
+    assert section["graded"] + section["unparsed"] == 1 and section["failed"] == 0
+    assert section["judge_model"] == "smollm2-135m-instruct" and section["weak_judge_warning"]
+    rows = [json.loads(line) for line in open(tmp_path / "judgments.jsonl")]
+    assert all(r["score"] is None or 0 <= r["score"] <= 10 for r in rows)

@@ -101,17 +101,48 @@ def print_recheck(console, section: dict) -> None:
 
 
 def print_judge(console, section: dict) -> None:
-    mean = "n/a" if section["mean_score"] is None else f"{section['mean_score']:.2f}/10"
-    rho = section["agreement"]["spearman"]
-    console.print(f"judge {section['judge_model']}: mean {mean} over {section['graded']} graded "
-                  f"({section['unparsed']} unparsed, {section['failed']} failed, {section['not_sent']} not sent); "
-                  f"agreement with the sandbox over {section['agreement']['tasks']} tasks: Spearman "
-                  + ("n/a" if rho is None else f"{rho:+.2f}"))
+    console.print(f"judge {section['judge_model']}: mean {_number(section['mean_score'], '{:.2f}/10')} over "
+                  f"{section['graded']} graded ({section['unparsed']} unparsed, {section['failed']} failed, "
+                  f"{section['not_sent']} not sent); agreement with the sandbox over {section['agreement']['tasks']} "
+                  f"tasks: Spearman {_number(section['agreement']['spearman'], '{:+.2f}')}")
     if section["stopped"]:
         console.print(f"[yellow]judge stopped early: {section['stopped']}[/]")
     if section["weak_judge_warning"]:
         console.print(f"[yellow]warning: {section['weak_judge_warning']}[/]")
 
 
+def compare_command(
+    runs: list[Path] = typer.Argument(..., help="Output directories of `textbooks eval` runs (one per model), judged alike."),
+) -> None:
+    """Models side by side: pass@1, the judge's mean grade, and whether both rank the models alike."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from textbooks.eval.compare import compare_runs
+
+    comparison = compare_runs(runs)
+    table = Table(title=f"{comparison['runs'][0]['benchmark']}: {len(runs)} runs")
+    for column in ("model", "pass@1", "judge mean", "Spearman over tasks"):
+        table.add_column(column, justify="right")
+    for run in comparison["runs"]:
+        table.add_row(run["model"], _percent(run["pass@1"]), _number(run["judge_mean"], "{:.2f}/10"),
+                      _number(run["spearman_over_tasks"], "{:+.2f}"))
+    console = Console()
+    console.print(table)
+    if len(comparison["judges"]) > 1:
+        console.print(f"[yellow]the runs were graded by different judges ({', '.join(comparison['judges'])}): grades are not comparable[/]")
+    console.print(f"rank agreement over {comparison['models_compared']} models (pass@1 against judge mean): Spearman "
+                  + _number(comparison["spearman_over_models"], "{:+.2f}"))
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def _number(value: float | None, form: str) -> str:
+    return "n/a" if value is None else form.format(value)
+
+
 def register(app: typer.Typer) -> None:
     app.command("eval")(eval_command)
+    app.command("eval-compare")(compare_command)

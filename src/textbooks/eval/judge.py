@@ -58,7 +58,7 @@ class JudgeSettings:
     model: str | None = None  # the served judge model (EMBEDDED: the embedded teacher's)
     api_key_env: str = "OPENAI_API_KEY"
     max_tokens_total: int | None = None  # budget for the whole judging run
-    max_in_flight: int = 8
+    max_in_flight: int | None = None  # None: the teacher client's default (the embedded teacher's: 2)
 
 
 def judge_messages(prompt: str, reference: str, completion: str) -> list[dict[str, str]]:
@@ -92,22 +92,21 @@ def parse_grade(text: str) -> int | None:
 def judge_results(bench: Benchmark, results: list[dict], settings: JudgeSettings, out_dir: str | Path,
                   progress: bool = True) -> dict[str, Any]:
     """Grade every checked sample (rows of results.jsonl); write judgments.jsonl; return the summary section."""
+    from textbooks.teacher import TeacherConfig
+
+    limits = TeacherConfig(api_key_env=settings.api_key_env, max_in_flight=settings.max_in_flight,
+                           max_tokens_total=settings.max_tokens_total)
     if settings.endpoint == EMBEDDED:
         from textbooks.teacher import EmbeddedTeacher
 
         warnings.warn(WEAK_JUDGE_WARNING, stacklevel=2)
         with EmbeddedTeacher() as teacher:
-            config = teacher.config(max_tokens_total=settings.max_tokens_total)
-            return _judge(bench, results, config, Path(out_dir), progress)
+            return _judge(bench, results, teacher.config(limits), Path(out_dir), progress)
     if not settings.model:
         raise UserError("--judge-model: required with --judge-endpoint URL; expected the name the judge server serves")
     if is_embedded_model(settings.model):
         warnings.warn(WEAK_JUDGE_WARNING, stacklevel=2)
-    from textbooks.teacher import TeacherConfig
-
-    config = TeacherConfig(endpoints=[settings.endpoint], model=settings.model, api_key_env=settings.api_key_env,
-                           max_in_flight=settings.max_in_flight, max_tokens_total=settings.max_tokens_total)
-    return _judge(bench, results, config, Path(out_dir), progress)
+    return _judge(bench, results, limits.with_endpoint(settings.endpoint, settings.model), Path(out_dir), progress)
 
 
 def is_embedded_model(name: str) -> bool:
