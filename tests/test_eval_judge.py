@@ -183,3 +183,14 @@ def test_the_embedded_teacher_judges_end_to_end_with_a_warning(novel, tmp_path):
     assert section["judge_model"] == "smollm2-135m-instruct" and section["weak_judge_warning"]
     rows = [json.loads(line) for line in open(tmp_path / "judgments.jsonl")]
     assert all(r["score"] is None or 0 <= r["score"] <= 10 for r in rows)
+
+
+def test_an_unreachable_judge_is_a_user_error_and_the_scores_are_kept(novel, tmp_path):
+    from textbooks.teacher.server import free_port
+
+    samples = graded_samples(novel, tmp_path / "samples.jsonl", {"Novel/0": [(True, "9")]})
+    with pytest.raises(UserError, match="no endpoint can be reached"):
+        evaluate(novel, tmp_path / "out", samples_file=samples, settings=EvalSettings(limit=1, workers=1), progress=False,
+                 judge=JudgeSettings(f"http://127.0.0.1:{free_port()}/v1", "nobody"))
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["scores"]["pass@1"]["estimate"] == 1.0 and "judge" not in summary

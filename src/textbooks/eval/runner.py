@@ -123,6 +123,7 @@ def evaluate(benchmark: Benchmark, out_dir: str | Path, *, backend: Backend | No
         samples = [s for s in read_samples(Path(samples_file), benchmark) if s.task_id in wanted]
     results, isolation = execute(benchmark, samples, settings, out / "results.jsonl", progress)
     summary = {**summarize(benchmark, tasks, results, isolation, settings), "run": identity}
+    atomic_write_json(out / "summary.json", summary)  # the scores are safe should a recheck or the judge fail
     if settings.recheck:
         from textbooks.eval.recheck import recheck
 
@@ -131,7 +132,8 @@ def evaluate(benchmark: Benchmark, out_dir: str | Path, *, backend: Backend | No
         from textbooks.eval.judge import judge_results
 
         summary["judge"] = judge_results(benchmark, results, judge, out, progress)
-    atomic_write_json(out / "summary.json", summary)
+    if settings.recheck or judge is not None:
+        atomic_write_json(out / "summary.json", summary)
     return summary
 
 
