@@ -58,3 +58,12 @@ def test_eval_novel_scores_a_samples_file_from_the_command_line(novel, tmp_path)
     rows = [json.loads(line) for line in open(out / "results.jsonl")]
     # CPU time beside wall time; a short program's CPU time cannot exceed its wall time by much.
     assert all(0 <= r["cpu_time_s"] <= r["duration_s"] + 0.05 for r in rows)
+
+
+def test_the_shipped_data_is_what_the_source_script_builds(novel):
+    import runpy
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "novel_problems.py"
+    built = runpy.run_path(str(script))["PROBLEMS"]  # run_name is not __main__: nothing is written
+    assert built == [task.record for task in novel.tasks.values()], "rerun: python scripts/novel_problems.py"
