@@ -161,11 +161,13 @@ def test_a_transformers_folder_chats_through_its_tokenizers_chat_template(tmp_pa
     config = json.loads((folder / "tokenizer_config.json").read_text())
     config["chat_template"] = "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}\n{% endfor %}<|assistant|>"
     (folder / "tokenizer_config.json").write_text(json.dumps(config))
-    templated = open_backend(str(folder), "hf")
+    templated = open_backend(str(folder), "hf", batch_size=1)
     assert resolve_mode("auto", templated) == "chat"
     sampling = Sampling(max_new_tokens=5)
-    conversation = [{"role": "user", "content": "Write add(a, b)."}]
-    assert templated.chat([conversation], sampling, [0]) == templated.complete(["<|user|>Write add(a, b).\n<|assistant|>"], sampling, [0])
+    questions = ["Write add(a, b).", "Write sub(a, b)."]
+    answers = templated.chat([[{"role": "user", "content": q}] for q in questions], sampling, [0, 0])
+    assert answers == templated.complete([f"<|user|>{q}\n<|assistant|>" for q in questions], sampling, [0, 0])
+    assert len(answers) == 2 and all(answers)
 
 
 @pytest.mark.slow

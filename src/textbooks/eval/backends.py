@@ -163,8 +163,8 @@ class HFBackend:
                 pad_token_id=self.tokenizer.pad_token_id,
             )
             new_tokens = output[:, batch["input_ids"].shape[1] :]
-            texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True, clean_up_tokenization_spaces=False)
-            completions += [cut_at_stop(text, sampling.stop) for text in texts]
+            decoded = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+            completions += [cut_at_stop(text, sampling.stop) for text in decoded]
         return completions
 
 
