@@ -112,6 +112,9 @@ def test_completion_mode_on_an_endpoint_uses_the_completions_api(tmp_path, chat_
     assert [hit.path for hit in chat_server.hits] == ["/v1/completions"]
     assert chat_server.bodies[0]["prompt"] == PROBLEMS[0]["prompt"] and chat_server.bodies[0]["stop"]
     assert read_jsonl(out / "samples.jsonl")[0]["answer"] is None
+    again = run_cli("eval", "humaneval", "--model", chat_server.url, "--mode", "chat", "--out", str(out), "--limit", "1",
+                    "--no-progress")  # the same directory may not mix the two modes' samples
+    assert again.returncode == 2 and "holds another run (mode: 'completion' then, 'chat' now)" in again.stderr
 
 
 def test_a_samples_file_of_raw_chat_answers_is_extracted_in_chat_mode(tmp_path):
