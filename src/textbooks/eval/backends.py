@@ -24,6 +24,7 @@ from textbooks.model.generate import cut_at_stop
 
 BACKENDS = ("auto", "checkpoint", "hf", "endpoint")
 MODES = ("auto", "completion", "chat")
+REQUEST_TIMEOUT_S = 900.0  # an endpoint's answer, waiting in its queue included
 OPENAI_MAX_STOP = 4  # OpenAI's completions API takes at most four stop sequences; the rest are cut here
 
 
@@ -178,8 +179,12 @@ class EndpointBackend:
     def __init__(self, url: str, served_model: str | None, *, api_key_env: str, max_in_flight: int):
         from textbooks.teacher.client import TeacherConfig
 
+        # A server that answers one request at a time (llama.cpp's) queues the others: the time limit
+        # covers that wait. At 120 s, 8 chat answers of ~30 s each in flight timed out and were sent
+        # again and again (HumanEval in chat mode on the embedded teacher, loaded machine).
         self.config = TeacherConfig(endpoints=[url], model=served_model or "", api_key_env=api_key_env,
-                                    max_in_flight=max_in_flight, max_retries=3, cooldown_s=5.0)
+                                    max_in_flight=max_in_flight, max_retries=3, cooldown_s=5.0,
+                                    timeout_s=REQUEST_TIMEOUT_S)
         self.description = f"endpoint {url}"
 
     def complete(self, prompts: Sequence[str], sampling: Sampling, sample_indices: Sequence[int]) -> list[str]:
