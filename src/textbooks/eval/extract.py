@@ -2,7 +2,7 @@
 
     found = extract_program(answer, "has_close_elements", prompt=task.prompt)
     found.program   # imports + the entry-point function + what it calls; None when there is none
-    found.problem   # why there is none ("no code", "no function named ...")
+    found.problem   # why there is none ("no code in the answer", "no function named ...", ...)
 
 Two steps, after evalplus's `sanitize` (the idea, written here on `ast`):
 1. The code: every Python fenced block (```python, ```py or an untagged fence; an unterminated
@@ -48,7 +48,8 @@ def extract_program(answer: str, entry_point: str, prompt: str = "") -> Extracti
     """The self-contained program in `answer` that defines `entry_point` (see the module doc)."""
     code = code_of(answer)
     if code is None:
-        return Extraction(None, "no code in the answer")
+        fenced = any(tag.lower() in PYTHON_TAGS for tag, _ in FENCE.findall(answer))
+        return Extraction(None, "the answer's code block does not parse" if fenced else "no code in the answer")
     own = _top_level(code, entry_point)
     if entry_point not in own.definitions:
         return Extraction(None, f"no function named {entry_point} in the answer's code")
