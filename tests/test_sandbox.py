@@ -17,6 +17,7 @@ from textbooks.eval.sandbox import (
     Limits,
     Outcome,
     Sandbox,
+    check_isolation,
     levels_to_try,
 )
 
@@ -208,6 +209,14 @@ def test_without_a_guaranteed_level_auto_refuses_unless_isolation_is_waived(monk
         assert box.isolation_level.startswith(("unshare", "rlimits"))
         assert box.isolation == f"{box.isolation_level} (unsafe-no-isolation)"
         assert box.run("print(6 * 7)").stdout == "42\n"
+
+
+def test_check_isolation_refuses_as_the_sandbox_would(monkeypatch):
+    assert check_isolation() in PROMISES
+    monkeypatch.setenv(DISABLE_VARIABLE, "bwrap,namespaces")
+    with pytest.raises(IsolationUnavailable):
+        check_isolation()
+    assert check_isolation(unsafe_no_isolation=True).endswith("(unsafe-no-isolation)")
 
 
 def test_only_auto_with_the_waiver_tries_the_weaker_levels():

@@ -29,7 +29,8 @@ def eval_command(
     workers: int | None = typer.Option(None, help="Parallel sandboxed programs (default: CPU count)."),
     timeout: float | None = typer.Option(None, help="Seconds per program (default: the benchmark's)."),
     memory_mb: int | None = typer.Option(None, help="Address-space limit per program in MiB (default 4096)."),
-    isolation: str = typer.Option("auto", help="auto, bwrap, unshare or rlimits."),
+    isolation: str = typer.Option("auto", help="auto, bwrap, namespaces, unshare or rlimits."),
+    unsafe_no_isolation: bool = typer.Option(False, "--unsafe-no-isolation", help="Where no isolating sandbox starts, run the programs with less (recorded in the results)."),
     data_dir: Path | None = typer.Option(None, help="Where benchmark data files are (else $TEXTBOOKS_BENCHMARK_DIR, then download)."),
     challenge_tests: bool = typer.Option(False, help="MBPP: also run challenge_test_list."),
     progress: bool = typer.Option(True, help="Progress bars."),
@@ -43,6 +44,7 @@ def eval_command(
         raise UserError("eval: give exactly one of --model M (generate and score) or --samples FILE (score only)")
     settings = EvalSettings(n=n, temperature=temperature, top_p=top_p, seed=seed, max_new_tokens=max_new_tokens,
                             limit=limit, workers=workers, timeout_s=timeout, isolation=isolation,
+                            unsafe_no_isolation=unsafe_no_isolation,
                             memory_bytes=memory_mb * 1024**2 if memory_mb else None)
     bench = load_benchmark(benchmark, data_dir, challenge_tests=challenge_tests)
     generator = None

@@ -46,6 +46,7 @@ class EvalSettings:
     workers: int | None = None  # sandbox workers (None: CPU count)
     timeout_s: float | None = None  # per program (None: the benchmark's)
     isolation: str = "auto"
+    unsafe_no_isolation: bool = False  # see Sandbox: run with less than isolation where none starts
     memory_bytes: int | None = None  # per program (None: the sandbox's default)
 
     def __post_init__(self) -> None:
@@ -180,14 +181,16 @@ def execute(benchmark: Benchmark, samples: list[Sample], settings: EvalSettings,
     todo = [s for s in samples if (s.task_id, s.sample) not in done]
     isolation = None
     if todo:
-        benchmark.prepare({s.task_id for s in todo}, settings.workers, progress, settings.isolation)
+        benchmark.prepare({s.task_id for s in todo}, settings.workers, progress, settings.isolation,
+                          settings.unsafe_no_isolation)
         limits = Limits() if settings.memory_bytes is None else Limits(memory_bytes=settings.memory_bytes)
         by_key = {(s.task_id, s.sample): s for s in todo}
         bar = tqdm(total=len(samples), initial=len(samples) - len(todo), desc=f"{benchmark.name} execute",
                    unit="sample", disable=not progress)
-        with Sandbox(workers=settings.workers, limits=limits, isolation=settings.isolation) as sandbox, \
+        with Sandbox(workers=settings.workers, limits=limits, isolation=settings.isolation,
+                     unsafe_no_isolation=settings.unsafe_no_isolation) as sandbox, \
                 open(path, "a", encoding="utf-8") as f:
-            isolation = sandbox.isolation_level
+            isolation = sandbox.isolation
             for key, outcome in sandbox.run_many(_programs(benchmark, todo, settings)):
                 sample = by_key[key]
                 result = {**asdict(sample), "passed": outcome.passed, "status": outcome.status,

@@ -282,6 +282,15 @@ def levels_to_try(isolation: str, unsafe_no_isolation: bool) -> tuple[str, ...]:
     return GUARANTEED + (("unshare", "rlimits") if unsafe_no_isolation else ())
 
 
+def check_isolation(unsafe_no_isolation: bool = False) -> str:
+    """What `Sandbox()` would record as its isolation here (raises `IsolationUnavailable` where it
+    would refuse): lets a long job refuse at its start, not hours later at its first program."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the Sandbox that runs the programs warns later
+        with Sandbox(workers=1, unsafe_no_isolation=unsafe_no_isolation) as sandbox:
+            return sandbox.isolation
+
+
 class IsolationUnavailable(UserError):
     """No level that guarantees isolation starts here, and the user did not waive it."""
 

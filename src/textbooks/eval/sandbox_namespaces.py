@@ -66,6 +66,8 @@ def main() -> None:
         enter_namespaces(in_user_namespace)
     except SetupError as error:
         fail(error)
+    # Opened before the fork: the child's pivot_root moves our root too (one mount namespace).
+    devnull = os.open(os.devnull, os.O_RDWR)
     child = os.fork()
     if child == 0:
         try:
@@ -77,7 +79,6 @@ def main() -> None:
         except (SetupError, OSError) as error:
             fail(error)
     # The worker talks to the host over fds 0 and 1; holding them open here would hide its end.
-    devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1):
         os.dup2(devnull, fd)
     status = os.waitpid(child, 0)[1]

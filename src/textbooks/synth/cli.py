@@ -32,6 +32,7 @@ def _generate_command(kind: str, help: str):
         rows_per_shard: int = typer.Option(10_000, help="Records per Parquet shard."),
         dry_run: bool = typer.Option(False, "--dry-run", help="Print the requests and a token estimate; send nothing."),
         structured: bool = typer.Option(True, "--structured/--no-structured", help="Exercises: ask for JSON via structured output (default), or for a ```python block (small teachers)."),
+        unsafe_no_isolation: bool = typer.Option(False, "--unsafe-no-isolation", help="Exercises: where no isolating sandbox starts, check the teacher's code with less (recorded in the manifest)."),
     ) -> None:
         from textbooks.errors import UserError
         from textbooks.synth.constraints import Pools
@@ -48,8 +49,11 @@ def _generate_command(kind: str, help: str):
             max_tokens_per_doc=max_tokens_per_doc or DEFAULT_MAX_TOKENS[kind], batch_size=batch_size, rows_per_shard=rows_per_shard,
             structured_output=structured,
         )
-        make = textbook_generator if kind == "textbooks" else exercise_generator
-        generator = make(config, template=template, pools=Pools.load(topics=topics))
+        pools = Pools.load(topics=topics)
+        if kind == "textbooks":
+            generator = textbook_generator(config, template=template, pools=pools)
+        else:
+            generator = exercise_generator(config, template=template, pools=pools, unsafe_no_isolation=unsafe_no_isolation)
         cache_path = cache or default_cache_path(out)
         if dry_run:
             result, note = estimate_run(generator, cache_path)
