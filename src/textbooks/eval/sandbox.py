@@ -266,9 +266,8 @@ class Sandbox:
         if isolation == "auto":
             raise IsolationUnavailable(
                 f"no isolating sandbox starts here ({'; '.join(failures)}): install bubblewrap "
-                "(apt-get install -y bubblewrap) or allow user namespaces (sysctl kernel.unprivileged_userns_clone=1 "
-                "user.max_user_namespaces=10000), or run model-written code unisolated with --unsafe-no-isolation "
-                "(config key unsafe_no_isolation)"
+                "(apt-get install -y bubblewrap), run as root, or allow unprivileged user namespaces; or run "
+                "model-written code with less isolation by passing --unsafe-no-isolation (config key unsafe_no_isolation)"
             )
         raise UserError(f"isolation={isolation!r}: no sandbox starts here ({'; '.join(failures)})")
 
