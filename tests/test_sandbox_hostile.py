@@ -320,6 +320,19 @@ def test_killing_the_parent_or_everyone_reaches_nothing_outside(sandbox, attack)
     assert outcome.error_type != "WorkerDied"
 
 
+def test_a_program_cannot_trace_its_worker(sandbox):
+    require(sandbox, "sealed-worker")
+    # Attached, a program could make the worker report any verdict, for itself and those after it.
+    attach = (
+        "import ctypes, os\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "PTRACE_ATTACH = 16\n"
+        "assert libc.ptrace(PTRACE_ATTACH, os.getppid(), 0, 0) == -1, 'attached to the worker'\n"
+    )
+    outcome = sandbox.run(attach)
+    assert outcome.status == "passed", outcome
+
+
 def test_a_worker_killed_by_its_program_is_replaced():
     # Only the weakest level lets a program reach its worker; the pool must carry on regardless.
     with pytest.warns(UserWarning), Sandbox(workers=1, limits=LIMITS, isolation="rlimits") as box:

@@ -69,20 +69,21 @@ ISOLATIONS = ("auto", "bwrap", "namespaces", "unshare", "rlimits")
 GUARANTEED = ("bwrap", "namespaces")  # what `auto` tries, strongest first
 DISABLE_VARIABLE = "TEXTBOOKS_SANDBOX_DISABLE"
 # What each level guarantees a hostile program cannot do:
-#   read-only    write anything outside its working directory, /tmp and /dev/shm (all private)
-#   other-uid    run as the worker's user (it runs as uid 65534, without new privileges)
-#   no-network   reach the network or the host's loopback
-#   own-pids     see or signal any process outside its sandbox
-#   private-shm  leave shared memory (/dev/shm, System V) behind for the host or the next program
-_FULL = frozenset({"read-only", "no-network", "own-pids", "private-shm"})
+#   read-only      write anything outside its working directory, /tmp and /dev/shm (all private)
+#   other-uid      run as the worker's user (it runs as uid 65534, without new privileges)
+#   no-network     reach the network or the host's loopback
+#   own-pids       see or signal any process outside its sandbox
+#   private-shm    leave shared memory (/dev/shm, System V) behind for the host or the next program
+#   sealed-worker  take over its worker (ptrace) and forge verdicts
+_FULL = frozenset({"read-only", "no-network", "own-pids", "private-shm", "sealed-worker"})
 PROMISES = {
     "bwrap+uid": _FULL | {"other-uid"},
     "bwrap": _FULL,
     "namespaces+uid": _FULL | {"other-uid"},
     "namespaces": _FULL,
-    "unshare+uid": frozenset({"other-uid", "no-network", "own-pids"}),
-    "unshare": frozenset({"no-network", "own-pids"}),
-    "rlimits+uid": frozenset({"other-uid"}),
+    "unshare+uid": frozenset({"other-uid", "no-network", "own-pids", "sealed-worker"}),
+    "unshare": frozenset({"no-network", "own-pids"}),  # programs keep root's powers in the namespace
+    "rlimits+uid": frozenset({"other-uid", "sealed-worker"}),
     "rlimits-only": frozenset(),
 }
 SANDBOX_UID = SANDBOX_GID = 65534  # "nobody"

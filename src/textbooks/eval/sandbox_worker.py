@@ -39,7 +39,7 @@ PRELOADED_MODULES = (
 ).split()
 
 LIBC = ctypes.CDLL(None, use_errno=True)
-PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 36, 38  # from <linux/prctl.h>
+PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 4, 36, 38  # from <linux/prctl.h>
 HEADER = struct.Struct(">I")
 MESSAGE_CHARS = 1000
 CPU_HARD_LIMIT_GRACE_S = 1  # RLIMIT_CPU: SIGXCPU at the soft limit, SIGKILL this much later
@@ -57,6 +57,9 @@ def main() -> None:
     # As PID 1 of our own namespace the kernel drops signals from inside it that we do not
     # handle, so a program cannot kill us; leave no Python handler that it could trigger instead.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    # Where programs keep our uid, a dumpable worker could be ptraced by them (and made to report
+    # what they like): not dumpable, only a process with CAP_SYS_PTRACE may attach.
+    LIBC.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     if not config["own_namespace"]:
         LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     for name in PRELOADED_MODULES:
@@ -118,6 +121,7 @@ COMPLETED = b'{"type": "completed"}'
 def _run_child(request: dict, config: dict, workdir: str) -> None:
     exit_now, write, dumps = os._exit, os.write, json.dumps  # bound before the program can patch
     try:
+        LIBC.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # back to normal: our /proc/self files, core limits
         os.setsid()
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
