@@ -44,7 +44,8 @@ def recheck(bench: Benchmark, results: list[dict], settings, n: int, out_dir: st
     samples = [Sample(r["task_id"], r["sample"], r["completion"]) for r in doubtful]
     runs: dict[tuple, list[dict]] = defaultdict(list)
     if samples:
-        bench.prepare({s.task_id for s in samples}, settings.workers, progress, settings.isolation)
+        bench.prepare({s.task_id for s in samples}, settings.workers, progress, settings.isolation,
+                      settings.unsafe_no_isolation)
         repeated = ((key + (i,), program, timeout) for i in range(n) for key, program, timeout in programs(bench, samples, settings))
         bar = tqdm(total=n * len(samples), desc=f"{bench.name} recheck", unit="run", disable=not progress)
         with open_sandbox(settings) as sandbox:
