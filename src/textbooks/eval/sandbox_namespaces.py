@@ -199,8 +199,11 @@ def keep_only(capabilities: list[int]) -> None:
 
 
 def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    encode = lambda text: None if text is None else text.encode(errors="surrogateescape")  # noqa: E731
-    call(f"mount {target}", LIBC.mount(encode(source), encode(target), encode(fstype), flags, encode(data)))
+    call(f"mount {target}", LIBC.mount(_bytes(source), _bytes(target), _bytes(fstype), flags, _bytes(data)))
+
+
+def _bytes(text: str | None) -> bytes | None:
+    return None if text is None else text.encode(errors="surrogateescape")
 
 
 def call(what: str, result: int) -> None:
