@@ -281,23 +281,47 @@ def test_writes_to_submounts_do_not_reach_the_host(sandbox, isolation):
         shutil.rmtree(submount)
 
 
+SYSTEM_V_KEY = 0x7E57_0000 + secrets.randbelow(0xFFFF)
+
+
 def test_shared_memory_is_not_left_behind(sandbox):
+    """Neither for the host nor for the next program: POSIX shared memory and files in /dev/shm,
+    and System V segments, semaphores and queues (which outlive their creator)."""
     require(sandbox, "private-shm")
     mark = marker().replace(".", "-")
     leave = program(
         """
+        import ctypes
         from multiprocessing import shared_memory
         block = shared_memory.SharedMemory(name="sandbox-{mark}", create=True, size=4096)
         block.buf[:2] = b"hi"
         block.close()  # closed, never unlinked
         open("/dev/shm/sandbox-file-{mark}", "w").write("left")
+        libc = ctypes.CDLL(None, use_errno=True)
+        IPC_CREAT = 0o1000
+        made = [libc.shmget({key}, 4096, IPC_CREAT | 0o666), libc.semget({key}, 1, IPC_CREAT | 0o666),
+                libc.msgget({key}, IPC_CREAT | 0o666)]
+        assert -1 not in made, made
         """,
         mark=mark,
+        key=SYSTEM_V_KEY,
     )
     assert sandbox.run(leave).status == "passed"
     assert not {f"sandbox-{mark}", f"sandbox-file-{mark}"} & set(os.listdir("/dev/shm"))
-    look = f"import os\nassert not [n for n in os.listdir('/dev/shm') if '{mark}' in n], os.listdir('/dev/shm')"
-    outcomes = [sandbox.run(look) for _ in range(sandbox.workers)]
+    look = program(
+        """
+        import os
+        assert not [n for n in os.listdir("/dev/shm") if "{mark}" in n], os.listdir("/dev/shm")
+        for kind in ("shm", "sem", "msg"):
+            keys = [int(row.split()[0]) for row in open("/proc/sysvipc/" + kind).read().splitlines()[1:]]
+            assert {key} not in keys, kind
+        """,
+        mark=mark,
+        key=SYSTEM_V_KEY,
+    )
+    for path in ("/proc/sysvipc/shm", "/proc/sysvipc/sem", "/proc/sysvipc/msg"):  # the host's
+        assert str(SYSTEM_V_KEY) not in {row.split()[0] for row in Path(path).read_text().splitlines()[1:]}
+    outcomes = [sandbox.run(look) for _ in range(sandbox.workers)]  # idle workers take turns: each one
     assert [o.status for o in outcomes] == ["passed"] * sandbox.workers, outcomes
 
 

@@ -99,6 +99,8 @@ def run_program(request: dict, config: dict) -> dict:
         shutil.rmtree(workdir, ignore_errors=True)
         for directory in config["private_dirs"]:
             _empty(directory)
+        if config["own_namespace"]:
+            remove_ipc_objects(config)
     return outcome
 
 
@@ -111,6 +113,39 @@ def _empty(directory: str) -> None:
                 os.unlink(entry.path)
             except FileNotFoundError:
                 pass
+
+
+IPC_RMID = 0
+
+
+def remove_ipc_objects(config: dict) -> None:
+    """Remove the System V shared memory segments, semaphore sets and message queues the program
+    left (they outlive it). In our own IPC namespace every one is the program's; only their
+    creator (or CAP_SYS_ADMIN, which we lack) may remove them, so a child of its uid does."""
+    left = {kind: _ipc_ids(kind) for kind in ("shm", "sem", "msg")}
+    if not any(left.values()):
+        return
+    pid = os.fork()
+    if pid == 0:
+        try:
+            if config["uid"] is not None:
+                os.setgroups([])
+                os.setgid(config["gid"])
+                os.setuid(config["uid"])
+            for number in left["shm"]:
+                LIBC.shmctl(number, IPC_RMID, None)
+            for number in left["sem"]:
+                LIBC.semctl(number, 0, IPC_RMID)
+            for number in left["msg"]:
+                LIBC.msgctl(number, IPC_RMID, None)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def _ipc_ids(kind: str) -> list[int]:
+    with open(f"/proc/sysvipc/{kind}") as table:
+        return [int(row.split()[1]) for row in table.read().splitlines()[1:]]  # key, id, ...
 
 
 # Written on the report pipe when the program ran to its end (or raised SystemExit(0)); an exit
