@@ -23,6 +23,7 @@ from typing import Any
 from tqdm import tqdm
 
 from textbooks.errors import UserError
+from textbooks.eval.execution import Sample, open_sandbox, programs
 from textbooks.eval.tasks import Benchmark
 from textbooks.io import atomic_write_text
 
@@ -38,8 +39,6 @@ def is_doubtful(result: dict, timeout_s: float) -> bool:
 def recheck(bench: Benchmark, results: list[dict], settings, n: int, out_dir: str | Path,
             progress: bool = True) -> dict[str, Any]:
     """Rerun the doubtful samples of `results` (rows of results.jsonl) `n` times each; see module doc."""
-    from textbooks.eval.runner import Sample, open_sandbox, programs
-
     if n < 1:
         raise UserError(f"--recheck {n}: expected 1 or more reruns of each doubtful sample")
     doubtful = [r for r in results if is_doubtful(r, settings.timeout_s or bench.timeout_s(bench.tasks[r["task_id"]]))]
