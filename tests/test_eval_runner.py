@@ -151,7 +151,8 @@ def completions_server():
 
 def test_an_openai_compatible_endpoint_is_scored_on_the_same_harness(tmp_path, completions_server):
     out = tmp_path / "out"
-    done = run_cli("eval", "humaneval", "--model", completions_server, "--out", str(out), "--limit", "3", "--no-progress")
+    done = run_cli("eval", "humaneval", "--model", completions_server, "--mode", "completion", "--out", str(out),
+                   "--limit", "3", "--no-progress")
     assert done.returncode == 0, done.stderr
     samples = read_jsonl(out / "samples.jsonl")
     assert [s["completion"] for s in samples] == [p["canonical_solution"] for p in PROBLEMS[:3]]
@@ -164,7 +165,8 @@ def test_an_openai_compatible_endpoint_is_scored_on_the_same_harness(tmp_path, c
 @pytest.mark.slow
 def test_a_rerun_generates_only_the_completions_not_yet_on_disk(tmp_path, completions_server):
     out = tmp_path / "out"
-    args = ("eval", "humaneval", "--model", completions_server, "--out", str(out), "--limit", "3", "--no-progress")
+    args = ("eval", "humaneval", "--model", completions_server, "--mode", "completion", "--out", str(out), "--limit", "3",
+            "--no-progress")
     assert run_cli(*args).returncode == 0
     lines = (out / "samples.jsonl").read_text().splitlines(keepends=True)
     (out / "samples.jsonl").write_text("".join(lines[:2]))  # as if killed after two completions

@@ -30,6 +30,8 @@ NEAR_LIMIT = 0.8  # a pass that took 80% of its time limit or more is doubtful
 
 
 def is_doubtful(result: dict, timeout_s: float) -> bool:
+    if result.get("status") == "extraction_failed":  # a chat answer without a program: nothing ran, nothing to rerun
+        return False
     return not result["passed"] or result["duration_s"] >= NEAR_LIMIT * timeout_s
 
 
