@@ -2,9 +2,11 @@
 bubblewrap: the "namespaces" isolation level of `textbooks.eval.sandbox`.
 
 Run as `python -I sandbox_namespaces.py SETUP_JSON COMMAND...`; like the worker it imports nothing
-from `textbooks` (nor anything lazily: between the two root switches there are no files to import). Plain system calls through ctypes, since util-linux's `unshare` can neither make
-a recursive read-only bind nor switch the root, and its `mount` has no portable recursive
-read-only option. What bubblewrap does, step by step:
+from `textbooks` (nor anything lazily: between the two root switches there are no files to import).
+Plain system calls through ctypes rather than util-linux's commands: its `mount` makes a recursive
+read-only bind only from 2.39 (Debian 12 ships 2.38), and chaining `unshare`, `mount`, `pivot_root`
+and `setpriv` through a shell would spread the steps and their errors over several processes.
+What bubblewrap does, step by step:
 
  1. unshare the mount, PID, network, IPC, UTS and cgroup namespaces, and (unless we are root)
     a user namespace where our uid is mapped to root;
