@@ -28,6 +28,7 @@ STAGE_CLIS = (
     "textbooks.datasets_cli",
     "textbooks.teacher.cli",
     "textbooks.synth.cli",
+    "textbooks.decontam.cli",
     "textbooks.train.cli",
     "textbooks.model.cli",
     "textbooks.eval.cli",

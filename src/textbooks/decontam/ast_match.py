@@ -1,0 +1,143 @@
+"""The AST match rate between two programs, as phi-1 (section 5) uses it to find near copies.
+
+Defined exactly: both programs are parsed; every identifier (names, arguments, function, class and
+attribute names, keywords, imports) is renamed to a placeholder `v0, v1, ...` in order of first
+appearance; every literal is replaced by its type (`3` -> `int`, a docstring -> `str`); the
+normalised tree is dumped (`ast.dump`, fields unannotated) and two dumps are compared by
+Levenshtein distance (rapidfuzz, in C): the match rate is 1 - distance / longer length, in [0, 1].
+A renamed or reformatted copy scores 1.0. Code that does not parse is compared the same way as
+text with whitespace runs collapsed, and the caller counts it.
+"""
+
+from __future__ import annotations
+
+import ast
+import warnings
+from dataclasses import dataclass
+
+from rapidfuzz.distance import Levenshtein
+
+# What `ast.parse` raises for text that is not Python (ValueError: a null byte; RecursionError and
+# MemoryError: absurd nesting).
+NOT_PYTHON = (SyntaxError, ValueError, RecursionError, MemoryError)
+
+
+@dataclass(frozen=True)
+class Normalised:
+    """A program ready to compare: its normalised dump (None if it did not parse) and its text with
+    whitespace runs collapsed."""
+
+    dump: str | None
+    text: str
+
+    @property
+    def parsed(self) -> bool:
+        return self.dump is not None
+
+
+class _Placeholders(ast.NodeTransformer):
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+
+    def rename(self, name: str | None) -> str | None:
+        return None if name is None else self.names.setdefault(name, f"v{len(self.names)}")
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        node.id = self.rename(node.id)
+        return node
+
+    def visit_arg(self, node: ast.arg) -> ast.AST:
+        node.arg = self.rename(node.arg)
+        return self.generic_visit(node)
+
+    def _named(self, node):  # functions and classes: the name appears before the body
+        node.name = self.rename(node.name)
+        return self.generic_visit(node)
+
+    visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _named
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> ast.AST:
+        if node.type is not None:
+            node.type = self.visit(node.type)
+        node.name = self.rename(node.name)
+        node.body = [self.visit(statement) for statement in node.body]
+        return node
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        node.value = self.visit(node.value)
+        node.attr = self.rename(node.attr)
+        return node
+
+    def visit_keyword(self, node: ast.keyword) -> ast.AST:
+        node.arg = self.rename(node.arg)
+        return self.generic_visit(node)
+
+    def visit_alias(self, node: ast.alias) -> ast.AST:
+        node.name = self.rename(node.name)
+        node.asname = self.rename(node.asname)
+        return node
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> ast.AST:
+        node.module = self.rename(node.module)
+        return self.generic_visit(node)
+
+    def _scoped(self, node):  # global / nonlocal
+        node.names = [self.rename(name) for name in node.names]
+        return node
+
+    visit_Global = visit_Nonlocal = _scoped
+
+    def visit_Constant(self, node: ast.Constant) -> ast.AST:
+        node.value = type(node.value).__name__
+        node.kind = None
+        return node
+
+
+def parse_quietly(code: str) -> ast.Module | None:
+    """The tree of `code`, or None if it is not Python."""
+    try:
+        with warnings.catch_warnings():  # old code's invalid escapes ("\d") warn on every parse
+            warnings.simplefilter("ignore")
+            return ast.parse(code)
+    except NOT_PYTHON:
+        return None
+
+
+def normalised_dump(tree: ast.AST) -> str:
+    """The dump of `tree` with placeholders for identifiers and types for literals (changes `tree`)."""
+    return ast.dump(_Placeholders().visit(tree), annotate_fields=False)
+
+
+def normalise(code: str) -> Normalised:
+    tree = parse_quietly(code)
+    return Normalised(None if tree is None else normalised_dump(tree), " ".join(code.split()))
+
+
+def units(code: str) -> list[Normalised]:
+    """The ways a training program can hold a copy: the whole program and, when it has more than one
+    top-level statement, each top-level function and class alone (a copy inside a longer file)."""
+    whole = normalise(code)
+    if not whole.parsed:
+        return [whole]
+    # Normalising renames in place: the parts come from a second parse, each with its own names.
+    body = parse_quietly(code).body
+    if len(body) < 2:
+        return [whole]
+    parts = [s for s in body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    return [whole, *(_part(part) for part in parts)]
+
+
+def _part(statement: ast.stmt) -> Normalised:
+    text = " ".join(ast.unparse(statement).split())  # before the placeholders change it
+    return Normalised(normalised_dump(ast.Module(body=[statement], type_ignores=[])), text)
+
+
+# 1 - Levenshtein distance / length of the longer string; `rapidfuzz.process.cdist` takes it too.
+similarity = Levenshtein.normalized_similarity
+
+
+def match_rate(a: Normalised, b: Normalised) -> float:
+    """Similarity of two normalised programs in [0, 1]; when either did not parse, of their texts."""
+    if a.parsed and b.parsed:
+        return similarity(a.dump, b.dump)
+    return similarity(a.text, b.text)

@@ -1,0 +1,189 @@
+"""`decontaminate`: every tier over a training dataset, then OUT/ with the verdicts.
+
+    OUT/matches.parquet   one row per candidate (record, problem) pair, every tier's score, flagged
+    OUT/split.json        per benchmark, task ids similar / not similar to the data at tau
+    OUT/pruned/           the input minus the flagged records (a dataset; removed ids in its manifest)
+    OUT/report.md         records and problems flagged per tier at the paper's taus, calibration
+    OUT/summary.json      counts, seconds per tier and the fingerprint that makes a rerun a no-op
+
+Resumable: records are scored in chunks, each saved in `.OUT.partial/chunks/` as it finishes; a
+killed run starts again at the first missing chunk. The judge's answers are cached beside OUT
+(`OUT.judge-cache.sqlite`). OUT appears only when everything is written (staged, then renamed).
+Deterministic: the same input and config give the same files, whatever was interrupted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from textbooks.datasets import DatasetWriter, fingerprint, replace_dir, write_json_atomic
+from textbooks.decontam.calibrate import calibrate
+from textbooks.decontam.config import PAPER_TAUS, DecontamConfig
+from textbooks.decontam.judge import JudgeSettings, judge
+from textbooks.decontam.records import TrainingData
+from textbooks.decontam.report import flags, render, split
+from textbooks.decontam.scoring import CHUNK_SCHEMA, Scorer
+from textbooks.eval.benchmarks import Problem, benchmark_problems
+
+SUMMARY = "summary.json"
+
+
+@dataclass(frozen=True)
+class DecontamResult:
+    out: Path
+    summary: dict[str, Any]
+    already_done: bool
+
+    @property
+    def pruned(self) -> Path:
+        return self.out / "pruned"
+
+    def line(self) -> str:
+        s = self.summary
+        state = "already done, nothing to do" if self.already_done else f"{sum(s['seconds'].values()):.0f} s"
+        return (f"{self.out}: {s['removed']:,} of {s['records']:,} records flagged at tau {s['tau']:g} "
+                f"({s['similar_problems']:,} benchmark problems similar); pruned dataset in {self.pruned}; {state}")
+
+
+def default_judge_cache(out: Path) -> Path:
+    return out.parent / f"{out.name}.judge-cache.sqlite"
+
+
+def decontaminate(source: str | Path, out: str | Path, config: DecontamConfig = DecontamConfig(),
+                  progress: bool = True) -> DecontamResult:
+    out = Path(out)
+    data = TrainingData.open(source)
+    problems = benchmark_problems(config.benchmarks, config.data_dir)
+    problems_digest = hashlib.sha256(json.dumps([p.__dict__ for p in problems], sort_keys=True).encode()).hexdigest()
+    inputs = [data.fingerprint, problems_digest]
+    final = fingerprint("decontam", config.verdicts(), inputs)
+    done = _finished(out, final)
+    if done is not None:
+        return DecontamResult(out, done, already_done=True)
+
+    staging = out.parent / f".{out.name}.partial"
+    chunks = staging / "chunks"
+    _prepare(staging, fingerprint("decontam-scores", config.scoring(), inputs))
+    scorer = Scorer(problems, config, data.kind)
+    started, before = time.perf_counter(), sum(scorer.timings.values())
+    stats: dict[str, int] = {}
+    records = data.records()
+    with tqdm(total=data.num_rows, desc="decontam", unit="rec", disable=not progress) as bar:
+        for index in itertools.count():
+            batch = list(itertools.islice(records, config.chunk_size))
+            if not batch:
+                break
+            table_path, stats_path = chunks / f"chunk-{index:05d}.parquet", chunks / f"chunk-{index:05d}.json"
+            if not stats_path.is_file():
+                table, chunk_stats = scorer.score(batch, offset=index * config.chunk_size)
+                tmp = table_path.with_name(f".{table_path.name}.tmp")
+                pq.write_table(table, tmp, compression="zstd")
+                tmp.replace(table_path)
+                write_json_atomic(stats_path, chunk_stats)
+            for key, value in json.loads(stats_path.read_text()).items():
+                stats[key] = stats.get(key, 0) + value
+            bar.update(len(batch))
+    # Reading records and writing chunks: the loop's time that no tier accounts for.
+    scorer.timings["read"] = time.perf_counter() - started - (sum(scorer.timings.values()) - before)
+    matches = pa.concat_tables([pq.read_table(p, schema=CHUNK_SCHEMA) for p in sorted(chunks.glob("chunk-*.parquet"))],
+                               promote_options="none") if any(chunks.glob("chunk-*.parquet")) else CHUNK_SCHEMA.empty_table()
+
+    with scorer.timed("judge"):
+        verdicts, judge_summary, judge_run = _judge(data, problems, matches, config, out)
+    matches = matches.append_column("judge", pa.array(verdicts, pa.bool_()))
+    flagged = flags(matches, config.tau)
+    matches = matches.append_column("flagged", pa.array(flagged))
+    removed = sorted(set(np.asarray(matches["record_id"].to_pylist(), dtype=object)[flagged].tolist()))
+    split_data = split(matches, problems, config.tau)
+
+    started = time.perf_counter()
+    results = staging / "out"
+    if results.exists():
+        shutil.rmtree(results)
+    results.mkdir()
+    pq.write_table(matches.drop(["problem_index"]), results / "matches.parquet", compression="zstd")
+    write_json_atomic(results / "split.json", split_data)
+    _write_pruned(data, results / "pruned", set(removed), config, final)
+    summary = {
+        "fingerprint": final, "input": str(data.path), "records": data.num_rows, "problems": len(problems),
+        "tau": config.tau, "removed": len(removed),
+        "similar_problems": sum(len(v["similar"]) for v in split_data["benchmarks"].values()),
+        "unparsed_problems": scorer.unparsed_problems, "judge": judge_summary, **stats,
+    }
+    taus = tuple(sorted(set(PAPER_TAUS) | {config.tau}, reverse=True))
+    (results / "report.md").write_text(render(source=str(data.path), num_records=data.num_rows, problems=problems,
+                                              matches=matches, tau=config.tau, taus=taus, split_data=split_data,
+                                              stats=summary, calibration=calibrate(config.data_dir),
+                                              min_code_containment=config.min_code_containment), encoding="utf-8")
+    scorer.timings["write"] = time.perf_counter() - started
+    summary["judge_run"] = judge_run  # timings and spend: kept out of the (deterministic) report
+    summary["seconds"] = {tier: round(seconds, 3) for tier, seconds in sorted(scorer.timings.items())}
+    write_json_atomic(results / SUMMARY, summary)
+    replace_dir(results, out)
+    shutil.rmtree(staging)
+    return DecontamResult(out, summary, already_done=False)
+
+
+def _finished(out: Path, final: str) -> dict[str, Any] | None:
+    try:
+        summary = json.loads((out / SUMMARY).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return summary if summary.get("fingerprint") == final else None
+
+
+def _prepare(staging: Path, scores_fingerprint: str) -> None:
+    """The staging directory, kept if its chunks were scored the same way (a resume), else fresh."""
+    marker = staging / ".fingerprint"
+    if staging.exists() and (not marker.is_file() or marker.read_text().strip() != scores_fingerprint):
+        shutil.rmtree(staging)
+    (staging / "chunks").mkdir(parents=True, exist_ok=True)
+    marker.write_text(scores_fingerprint)
+
+
+def _judge(data: TrainingData, problems: list[Problem], matches: pa.Table, config: DecontamConfig,
+           out: Path) -> tuple[list[bool | None], str | None, str | None]:
+    """The judge's verdict per pair: asked for the `judge_top` most similar pairs below tau."""
+    verdicts: list[bool | None] = [None] * matches.num_rows
+    if not config.judge_endpoint or not matches.num_rows:
+        return verdicts, None, None
+    ast = pc.fill_null(matches["ast_match"], -1.0).to_numpy()
+    cosine = pc.fill_null(matches["embed_cosine"], -1.0).to_numpy()
+    eligible = np.flatnonzero(ast < config.tau)
+    # Most similar first; np.lexsort's last key is the primary one, ties go to the earlier pair.
+    order = eligible[np.lexsort((eligible, -np.maximum(ast, cosine)[eligible]))][: config.judge_top]
+    record_index = np.asarray(matches["record_index"])
+    wanted = set(record_index[order].tolist())
+    texts = {i: r["text"] for i, r in enumerate(data.records()) if i in wanted}
+    problem_index = np.asarray(matches["problem_index"])
+    pairs = [(texts[record_index[j]], problems[problem_index[j]].text) for j in order]
+    settings = JudgeSettings(config.judge_endpoint, config.judge_model or "", config.api_key_env, config.judge_max_tokens_total)
+    answered = judge(pairs, settings, default_judge_cache(out))
+    for j, verdict in zip(order, answered.rephrased):
+        verdicts[j] = verdict
+    rephrased = sum(v is True for v in answered.rephrased)
+    unanswered = sum(v is None for v in answered.rephrased)
+    asked = f"{len(order)} pairs asked: {rephrased} rephrased, {answered.unclear} unclear answers, {unanswered} unanswered"
+    return verdicts, asked, answered.summary
+
+
+def _write_pruned(data: TrainingData, path: Path, removed: set[str], config: DecontamConfig, final: str) -> None:
+    extra = {"removed_ids": sorted(removed), "decontam": {"tau": config.tau, "benchmarks": list(config.benchmarks),
+                                                          "removed": len(removed)}}
+    inputs = [data.dataset] if data.dataset is not None else []
+    with DatasetWriter(path, stage="decontam", kind=data.kind, config={"decontam": final}, inputs=inputs,
+                       extra_manifest=extra) as writer:
+        writer.write_records(r for r in data.records() if r["id"] not in removed)
