@@ -221,3 +221,18 @@ def test_cli_decontaminates_a_jsonl_file_and_rejects_an_unknown_benchmark_in_one
     assert "0 of 5 records flagged at tau 0.8" in good.stdout
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["records"] == 5 and (tmp_path / "out" / "pruned" / "manifest.json").is_file()
+
+
+@pytest.mark.slow
+def test_synth_exercises_decontaminate_keeps_the_pruned_dataset_and_report_beside_it(tmp_path, data_dir):
+    from synth_fake_teacher import FakeTeacher
+
+    with FakeTeacher() as teacher:
+        result = run_cli("synth", "exercises", "--endpoint", teacher.url, "--model", "fake", "--num", "12",
+                         "--decontaminate", "--out", str(tmp_path / "ex"), env={"TEXTBOOKS_BENCHMARK_DIR": str(data_dir)})
+    assert result.returncode == 0, result.stderr
+    written = Dataset.open(tmp_path / "ex")
+    pruned = Dataset.open(tmp_path / "ex.decontam" / "pruned")
+    assert pruned.num_rows == written.num_rows - len(pruned.manifest["removed_ids"])
+    assert (tmp_path / "ex.decontam" / "report.md").is_file()
+    assert "records flagged at tau 0.9" in result.stdout.splitlines()[-1]

@@ -58,6 +58,12 @@ class DecontamResult:
                 f"({s['similar_problems']:,} benchmark problems similar); pruned dataset in {self.pruned}; {state}")
 
 
+def decontam_dir(dataset: str | Path) -> Path:
+    """Where `synth ... --decontaminate` puts the run on DATASET: DATASET.decontam beside it."""
+    dataset = Path(dataset)
+    return dataset.parent / f"{dataset.name}.decontam"
+
+
 def default_judge_cache(out: Path) -> Path:
     return out.parent / f"{out.name}.judge-cache.sqlite"
 

@@ -32,6 +32,7 @@ def _generate_command(kind: str, help: str):
         rows_per_shard: int = typer.Option(10_000, help="Records per Parquet shard."),
         dry_run: bool = typer.Option(False, "--dry-run", help="Print the requests and a token estimate; send nothing."),
         structured: bool = typer.Option(True, "--structured/--no-structured", help="Exercises: ask for JSON via structured output (default), or for a ```python block (small teachers)."),
+        decontaminate: bool = typer.Option(False, "--decontaminate", help="Then run `textbooks decontam` (defaults) on OUT: the pruned dataset and the report go to OUT.decontam/."),
     ) -> None:
         from textbooks.errors import UserError
         from textbooks.synth.constraints import Pools
@@ -70,6 +71,10 @@ def _generate_command(kind: str, help: str):
         state = "already done, nothing to do" if result.already_done else f"this run spent {result.spent_tokens:,} new tokens"
         print(f"{out}: {result.dataset.num_rows:,} {result.dataset.kind} records of {stats['requests']:,} requests "
               f"(rejected: {rejected}); {state}")
+        if decontaminate:
+            from textbooks.decontam.pipeline import decontaminate as remove_benchmarks, decontam_dir
+
+            print(remove_benchmarks(out, decontam_dir(out)).line())
 
     command.__doc__ = help
     return command
