@@ -90,7 +90,7 @@ def scale(work: Path, problems, args) -> None:
     print(f"\n{result.summary['pairs']:,} candidate pairs ({result.summary['pairs'] / args.scale:.2f} per record), "
           f"{result.summary['ast_records']:,} records compared on the AST tier, {result.summary['removed']} flagged at tau 0.9")
 
-    from textbooks.embed import get_embedder
+    from textbooks.data.embed import get_embedder
 
     print("\nembedding tier alone (embed the records, then exact top-3 by chunked matrix products)\n")
     print("| embedder | records | embed s | kNN s | records/s |")

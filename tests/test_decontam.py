@@ -9,7 +9,7 @@ import random
 import pyarrow.parquet as pq
 import pytest
 
-from textbooks.datasets import Dataset, import_jsonl
+from textbooks.data.datasets import Dataset, import_jsonl
 from textbooks.decontam import pipeline
 from textbooks.decontam.ast_match import match_rate, normalise, units
 from textbooks.decontam.calibrate import calibrate
@@ -44,7 +44,7 @@ def planted(tmp_path_factory, data_dir, problems):
     root = tmp_path_factory.mktemp("planted")
     records, kinds = planted_set([p for p in problems if p.benchmark in ("humaneval", "mbpp")], clean=300, per_kind=4, seed=1)
     dataset = import_jsonl(write_jsonl(root / "planted.jsonl", records), root / "exercises", "exercise")
-    result = pipeline.decontaminate(dataset.path, root / "out", DecontamConfig(data_dir=str(data_dir), chunk_size=100), progress=False)
+    result = pipeline.decontaminate(dataset.path, root / "out", DecontamConfig(data_dir=data_dir, chunk_size=100), progress=False)
     return dataset, kinds, result
 
 
@@ -139,7 +139,7 @@ class Killed(Exception):
 def test_a_rerun_is_a_no_op_and_a_killed_run_resumes_to_the_same_files(tmp_path, data_dir, monkeypatch):
     records = clean_exercises(40, seed=3) + [plant(p, "renamed", random.Random(0), 0) for p in benchmark_problems(["humaneval"], data_dir)[:2]]
     source = write_jsonl(tmp_path / "ex.jsonl", records)
-    config = DecontamConfig(data_dir=str(data_dir), chunk_size=10, benchmarks=["humaneval"])
+    config = DecontamConfig(data_dir=data_dir, chunk_size=10, benchmarks=["humaneval"])
     fresh = pipeline.decontaminate(source, tmp_path / "fresh", config, progress=False)
 
     calls, crash_at = [], {20}
@@ -174,7 +174,7 @@ def test_the_judge_flags_a_rephrasing_the_other_tiers_miss_and_its_answers_are_c
     records = [{"id": "rephrased", "prompt": rephrased, "solution": "", "text": rephrased}, *clean_exercises(20, seed=4)]
     source = write_jsonl(tmp_path / "ex.jsonl", records)
     with StandInJudge() as judge_server:
-        config = DecontamConfig(data_dir=str(data_dir), benchmarks=["humaneval"], judge_endpoint=judge_server.url,
+        config = DecontamConfig(data_dir=data_dir, benchmarks=["humaneval"], judge_endpoint=judge_server.url,
                                 judge_model=judge_server.model, min_cosine=0.3)
         result = pipeline.decontaminate(source, tmp_path / "out", config, progress=False)
         asked = len(judge_server.hits)
@@ -193,7 +193,7 @@ def test_records_without_code_and_code_that_does_not_parse_are_counted(tmp_path,
     records = [{"id": "prose", "text": "A section about loops, with no code at all."},
                {"id": "fenced", "text": "Look:\n```python\ndef f(:\n    return 1\n```\n"}]
     dataset = import_jsonl(write_jsonl(tmp_path / "tb.jsonl", records), tmp_path / "textbooks", "textbook")
-    config = DecontamConfig(data_dir=str(data_dir), benchmarks=["mbpp"], min_cosine=0.0, neighbours=1)
+    config = DecontamConfig(data_dir=data_dir, benchmarks=["mbpp"], min_cosine=0.0, neighbours=1)
     result = pipeline.decontaminate(dataset.path, tmp_path / "out", config, progress=False)
     assert result.summary["records_without_code"] == 1
     assert result.summary["ast_records"] == 1 and result.summary["ast_records_unparsed"] == 1
@@ -204,7 +204,7 @@ def test_an_empty_dataset_is_a_clear_error(tmp_path, data_dir):
     empty = tmp_path / "empty.jsonl"
     empty.write_text("\n")
     with pytest.raises(UserError, match="empty.jsonl: empty dataset"):
-        pipeline.decontaminate(empty, tmp_path / "out", DecontamConfig(data_dir=str(data_dir)), progress=False)
+        pipeline.decontaminate(empty, tmp_path / "out", DecontamConfig(data_dir=data_dir), progress=False)
 
 
 def test_cli_decontaminates_a_jsonl_file_and_rejects_an_unknown_benchmark_in_one_line(tmp_path, data_dir):

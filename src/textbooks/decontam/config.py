@@ -14,6 +14,7 @@ The defaults come from measurements (benchmarks/RESULTS.md, "Decontamination"):
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from textbooks.errors import UserError
@@ -25,6 +26,8 @@ EMBEDDERS = ("hashing", "minilm", "none")
 
 @dataclass(frozen=True)
 class DecontamConfig:
+    input: Path | None = None  # a dataset directory or a JSONL file (the command's --input)
+    out: Path | None = None  # the output directory (--out)
     benchmarks: list[str] = field(default_factory=lambda: list(PROBLEM_SETS))
     tau: float = 0.9  # AST match rate at or above which a record is a copy of a problem
     word_ngram: int = 13
@@ -35,7 +38,7 @@ class DecontamConfig:
     neighbours: int = 3
     min_cosine: float = 0.8
     chunk_size: int = 5000  # records scored (and saved for resuming) at a time
-    data_dir: str | None = None  # benchmark data files (default: see textbooks.eval.download)
+    data_dir: Path | None = None  # benchmark data files (default: see textbooks.eval.download)
     judge_endpoint: str | None = None  # OpenAI-compatible base URL; None: no LLM tier
     judge_model: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
@@ -61,13 +64,13 @@ class DecontamConfig:
     def scoring(self) -> dict[str, Any]:
         """What the per-chunk scores depend on (tau and the judge only change the verdicts)."""
         fields = asdict(self)
-        for name in ("tau", "data_dir", "judge_endpoint", "judge_model", "api_key_env", "judge_top", "judge_max_tokens_total"):
+        for name in ("input", "out", "tau", "data_dir", "judge_endpoint", "judge_model", "api_key_env", "judge_top", "judge_max_tokens_total"):
             fields.pop(name)
         return fields
 
     def verdicts(self) -> dict[str, Any]:
         """What the outputs depend on: the scoring, tau and the judge (not where the key lives)."""
         fields = asdict(self)
-        for name in ("data_dir", "api_key_env"):
+        for name in ("input", "out", "data_dir", "api_key_env"):
             fields.pop(name)
         return fields

@@ -4,7 +4,7 @@ Exact search by chunked matrix products: a chunk of records times the (few thous
 one BLAS call, so memory is chunk x problems floats and time grows linearly with the records.
 For ~1,700 problems that is all the kNN needs (an approximate index such as faiss would only pay
 off with far more problems than any benchmark has). Vectors come from the project's one embedder
-interface (`textbooks.embed`), whose rows are unit length, so L2 = sqrt(2 - 2 cos).
+interface (`textbooks.data.embed`), whose rows are unit length, so L2 = sqrt(2 - 2 cos).
 """
 
 from __future__ import annotations

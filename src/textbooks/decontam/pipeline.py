@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from textbooks.datasets import DatasetWriter, fingerprint, replace_dir, write_json_atomic
+from textbooks.data.datasets import DatasetWriter, fingerprint
 from textbooks.decontam.calibrate import calibrate
 from textbooks.decontam.config import PAPER_TAUS, DecontamConfig
 from textbooks.decontam.judge import JudgeSettings, judge
@@ -37,6 +36,8 @@ from textbooks.decontam.records import TrainingData
 from textbooks.decontam.report import flags, render, split
 from textbooks.decontam.scoring import CHUNK_SCHEMA, Scorer
 from textbooks.eval.benchmarks import Problem, benchmark_problems
+from textbooks.errors import UserError
+from textbooks.io import StagedDirectory, atomic_write_json, atomic_write_text, finished_manifest
 
 SUMMARY = "summary.json"
 
@@ -68,6 +69,14 @@ def default_judge_cache(out: Path) -> Path:
     return out.parent / f"{out.name}.judge-cache.sqlite"
 
 
+def run_decontam(config: DecontamConfig) -> DecontamResult:
+    """The command as a library call: `config.input` and `config.out` must be set."""
+    for name in ("input", "out"):
+        if getattr(config, name) is None:
+            raise UserError(f"--{name}: required (or `{name}:` in the config file)")
+    return decontaminate(config.input, config.out, config)
+
+
 def decontaminate(source: str | Path, out: str | Path, config: DecontamConfig = DecontamConfig(),
                   progress: bool = True) -> DecontamResult:
     out = Path(out)
@@ -76,13 +85,14 @@ def decontaminate(source: str | Path, out: str | Path, config: DecontamConfig = 
     problems_digest = hashlib.sha256(json.dumps([p.__dict__ for p in problems], sort_keys=True).encode()).hexdigest()
     inputs = [data.fingerprint, problems_digest]
     final = fingerprint("decontam", config.verdicts(), inputs)
-    done = _finished(out, final)
-    if done is not None:
+    done = finished_manifest(out, SUMMARY, "decontam output")
+    if done is not None and done.get("fingerprint") == final:
         return DecontamResult(out, done, already_done=True)
 
-    staging = out.parent / f".{out.name}.partial"
-    chunks = staging / "chunks"
-    _prepare(staging, fingerprint("decontam-scores", config.scoring(), inputs))
+    # Chunk scores are kept across runs that differ only in tau or the judge.
+    staged = StagedDirectory(out, fingerprint("decontam-scores", config.scoring(), inputs)).open()
+    chunks = staged.path / "chunks"
+    chunks.mkdir(exist_ok=True)
     scorer = Scorer(problems, config, data.kind)
     started, before = time.perf_counter(), sum(scorer.timings.values())
     stats: dict[str, int] = {}
@@ -92,14 +102,12 @@ def decontaminate(source: str | Path, out: str | Path, config: DecontamConfig = 
             batch = list(itertools.islice(records, config.chunk_size))
             if not batch:
                 break
-            table_path, stats_path = chunks / f"chunk-{index:05d}.parquet", chunks / f"chunk-{index:05d}.json"
-            if not stats_path.is_file():
+            unit = f"chunk-{index:05d}"
+            if not staged.is_done(unit) or not (chunks / f"{unit}.parquet").is_file():
                 table, chunk_stats = scorer.score(batch, offset=index * config.chunk_size)
-                tmp = table_path.with_name(f".{table_path.name}.tmp")
-                pq.write_table(table, tmp, compression="zstd")
-                tmp.replace(table_path)
-                write_json_atomic(stats_path, chunk_stats)
-            for key, value in json.loads(stats_path.read_text()).items():
+                pq.write_table(table, chunks / f"{unit}.parquet", compression="zstd")
+                staged.mark_done(unit, chunk_stats)
+            for key, value in staged.done_info(unit).items():
                 stats[key] = stats.get(key, 0) + value
             bar.update(len(batch))
     # Reading records and writing chunks: the loop's time that no tier accounts for.
@@ -116,12 +124,12 @@ def decontaminate(source: str | Path, out: str | Path, config: DecontamConfig = 
     split_data = split(matches, problems, config.tau)
 
     started = time.perf_counter()
-    results = staging / "out"
-    if results.exists():
-        shutil.rmtree(results)
-    results.mkdir()
+    results = staged.path
+    for chunk in chunks.iterdir():  # in memory now; OUT holds the outputs only
+        chunk.unlink()
+    chunks.rmdir()
     pq.write_table(matches.drop(["problem_index"]), results / "matches.parquet", compression="zstd")
-    write_json_atomic(results / "split.json", split_data)
+    atomic_write_json(results / "split.json", split_data)
     _write_pruned(data, results / "pruned", set(removed), config, final)
     summary = {
         "fingerprint": final, "input": str(data.path), "records": data.num_rows, "problems": len(problems),
@@ -130,34 +138,15 @@ def decontaminate(source: str | Path, out: str | Path, config: DecontamConfig = 
         "unparsed_problems": scorer.unparsed_problems, "judge": judge_summary, **stats,
     }
     taus = tuple(sorted(set(PAPER_TAUS) | {config.tau}, reverse=True))
-    (results / "report.md").write_text(render(source=str(data.path), num_records=data.num_rows, problems=problems,
+    atomic_write_text(results / "report.md", render(source=str(data.path), num_records=data.num_rows, problems=problems,
                                               matches=matches, tau=config.tau, taus=taus, split_data=split_data,
                                               stats=summary, calibration=calibrate(config.data_dir),
-                                              min_code_containment=config.min_code_containment), encoding="utf-8")
+                                              min_code_containment=config.min_code_containment))
     scorer.timings["write"] = time.perf_counter() - started
     summary["judge_run"] = judge_run  # timings and spend: kept out of the (deterministic) report
     summary["seconds"] = {tier: round(seconds, 3) for tier, seconds in sorted(scorer.timings.items())}
-    write_json_atomic(results / SUMMARY, summary)
-    replace_dir(results, out)
-    shutil.rmtree(staging)
+    staged.publish(SUMMARY, summary)
     return DecontamResult(out, summary, already_done=False)
-
-
-def _finished(out: Path, final: str) -> dict[str, Any] | None:
-    try:
-        summary = json.loads((out / SUMMARY).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-    return summary if summary.get("fingerprint") == final else None
-
-
-def _prepare(staging: Path, scores_fingerprint: str) -> None:
-    """The staging directory, kept if its chunks were scored the same way (a resume), else fresh."""
-    marker = staging / ".fingerprint"
-    if staging.exists() and (not marker.is_file() or marker.read_text().strip() != scores_fingerprint):
-        shutil.rmtree(staging)
-    (staging / "chunks").mkdir(parents=True, exist_ok=True)
-    marker.write_text(scores_fingerprint)
 
 
 def _judge(data: TrainingData, problems: list[Problem], matches: pa.Table, config: DecontamConfig,
@@ -192,4 +181,5 @@ def _write_pruned(data: TrainingData, path: Path, removed: set[str], config: Dec
     inputs = [data.dataset] if data.dataset is not None else []
     with DatasetWriter(path, stage="decontam", kind=data.kind, config={"decontam": final}, inputs=inputs,
                        extra_manifest=extra) as writer:
-        writer.write_records(r for r in data.records() if r["id"] not in removed)
+        if not writer.done:
+            writer.write_records(r for r in data.records() if r["id"] not in removed)

@@ -9,17 +9,16 @@ Where a record's code is, by kind:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from textbooks.datasets import Dataset
+from textbooks.data.datasets import Dataset
+from textbooks.data.schemas import validate_record
 from textbooks.errors import UserError
-from textbooks.schemas import validate_record
+from textbooks.io import read_jsonl, sha256_file
 
 # Fenced blocks as the teachers write them: ```python, ```py or a bare ```.
 FENCED_CODE = re.compile(r"```(?:python3?|py)?[ \t]*\n(.*?)```", re.DOTALL)
@@ -52,7 +51,7 @@ class TrainingData:
             data = cls(path, dataset.kind, dataset.fingerprint, dataset.num_rows, dataset)
         elif path.is_file():
             kind, rows = _scan_jsonl(path)
-            data = cls(path, kind, hashlib.sha256(path.read_bytes()).hexdigest(), rows)
+            data = cls(path, kind, sha256_file(path), rows)
         else:
             raise UserError(f"{path}: not found; expected a dataset directory or a JSONL file")
         if data.num_rows == 0:
@@ -64,30 +63,16 @@ class TrainingData:
         if self.dataset is not None:
             yield from self.dataset.iter_records()
             return
-        with self.path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if line.strip():
-                    yield validate_record(self.kind, _json(line, self.path, number), f"{self.path} line {number}")
-
-
-def _json(line: str, path: Path, number: int) -> Any:
-    try:
-        return json.loads(line)
-    except json.JSONDecodeError as err:
-        raise UserError(f"{path} line {number}: not valid JSON ({err.msg} at column {err.colno}); "
-                        "expected one object with `text` (or `prompt` and `solution`) per line") from None
+        for number, record in read_jsonl(self.path):
+            yield validate_record(self.kind, record, f"{self.path}:{number}")
 
 
 def _scan_jsonl(path: Path) -> tuple[str, int]:
     """The kind of a JSONL file's records (exercises if the first has prompt and solution, else code)
     and how many there are."""
-    kind, rows = None, 0
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            if kind is None:
-                first = _json(line, path, number)
-                kind = "exercise" if isinstance(first, dict) and "prompt" in first and "solution" in first else "code"
-            rows += 1
-    return kind or "code", rows
+    kind, rows = "code", 0
+    for _, record in read_jsonl(path):
+        if rows == 0 and "prompt" in record and "solution" in record:
+            kind = "exercise"
+        rows += 1
+    return kind, rows

@@ -40,7 +40,7 @@ CHUNK_SCHEMA = pa.schema([
 
 class Scorer:
     def __init__(self, problems: Sequence[Problem], config: DecontamConfig, kind: str):
-        from textbooks.embed import get_embedder
+        from textbooks.data.embed import get_embedder
 
         self.problems, self.config, self.kind = list(problems), config, kind
         self.timings: Counter[str] = Counter()
