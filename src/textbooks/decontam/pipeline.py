@@ -17,8 +17,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,7 @@ def decontaminate(source: str | Path, out: str | Path, config: DecontamConfig = 
     out = Path(out)
     data = TrainingData.open(source)
     problems = benchmark_problems(config.benchmarks, config.data_dir)
-    problems_digest = hashlib.sha256(json.dumps([p.__dict__ for p in problems], sort_keys=True).encode()).hexdigest()
+    problems_digest = hashlib.sha256(json.dumps([asdict(p) for p in problems], sort_keys=True).encode()).hexdigest()
     inputs = [data.fingerprint, problems_digest]
     final = fingerprint("decontam", config.verdicts(), inputs)
     done = finished_manifest(out, SUMMARY, "decontam output")
@@ -91,29 +92,8 @@ def decontaminate(source: str | Path, out: str | Path, config: DecontamConfig = 
 
     # Chunk scores are kept across runs that differ only in tau or the judge.
     staged = StagedDirectory(out, fingerprint("decontam-scores", config.scoring(), inputs)).open()
-    chunks = staged.path / "chunks"
-    chunks.mkdir(exist_ok=True)
     scorer = Scorer(problems, config, data.kind)
-    started, before = time.perf_counter(), sum(scorer.timings.values())
-    stats: dict[str, int] = {}
-    records = data.records()
-    with tqdm(total=data.num_rows, desc="decontam", unit="rec", disable=not progress) as bar:
-        for index in itertools.count():
-            batch = list(itertools.islice(records, config.chunk_size))
-            if not batch:
-                break
-            unit = f"chunk-{index:05d}"
-            if not staged.is_done(unit) or not (chunks / f"{unit}.parquet").is_file():
-                table, chunk_stats = scorer.score(batch, offset=index * config.chunk_size)
-                pq.write_table(table, chunks / f"{unit}.parquet", compression="zstd")
-                staged.mark_done(unit, chunk_stats)
-            for key, value in staged.done_info(unit).items():
-                stats[key] = stats.get(key, 0) + value
-            bar.update(len(batch))
-    # Reading records and writing chunks: the loop's time that no tier accounts for.
-    scorer.timings["read"] = time.perf_counter() - started - (sum(scorer.timings.values()) - before)
-    matches = pa.concat_tables([pq.read_table(p, schema=CHUNK_SCHEMA) for p in sorted(chunks.glob("chunk-*.parquet"))],
-                               promote_options="none") if any(chunks.glob("chunk-*.parquet")) else CHUNK_SCHEMA.empty_table()
+    matches, stats = _score_chunks(data, scorer, staged, config.chunk_size, progress)
 
     with scorer.timed("judge"):
         verdicts, judge_summary, judge_run = _judge(data, problems, matches, config, out)
@@ -125,9 +105,6 @@ def decontaminate(source: str | Path, out: str | Path, config: DecontamConfig = 
 
     started = time.perf_counter()
     results = staged.path
-    for chunk in chunks.iterdir():  # in memory now; OUT holds the outputs only
-        chunk.unlink()
-    chunks.rmdir()
     pq.write_table(matches.drop(["problem_index"]), results / "matches.parquet", compression="zstd")
     atomic_write_json(results / "split.json", split_data)
     _write_pruned(data, results / "pruned", set(removed), config, final)
@@ -145,8 +122,37 @@ def decontaminate(source: str | Path, out: str | Path, config: DecontamConfig = 
     scorer.timings["write"] = time.perf_counter() - started
     summary["judge_run"] = judge_run  # timings and spend: kept out of the (deterministic) report
     summary["seconds"] = {tier: round(seconds, 3) for tier, seconds in sorted(scorer.timings.items())}
+    shutil.rmtree(staged.path / "chunks")  # all in matches.parquet now; OUT holds the outputs only
     staged.publish(SUMMARY, summary)
     return DecontamResult(out, summary, already_done=False)
+
+
+def _score_chunks(data: TrainingData, scorer: Scorer, staged: StagedDirectory, chunk_size: int,
+                  progress: bool) -> tuple[pa.Table, dict[str, int]]:
+    """Every candidate pair of the input, scored chunk by chunk; a chunk saved by an earlier
+    (killed) run is read back, not scored again. Also the counts summed over chunks."""
+    chunks = staged.path / "chunks"
+    chunks.mkdir(exist_ok=True)
+    started, before = time.perf_counter(), sum(scorer.timings.values())
+    stats: dict[str, int] = {}
+    records = data.records()
+    with tqdm(total=data.num_rows, desc="decontam", unit="rec", disable=not progress) as bar:
+        for index in itertools.count():
+            batch = list(itertools.islice(records, chunk_size))
+            if not batch:
+                break
+            unit = f"chunk-{index:05d}"
+            if not staged.is_done(unit):
+                table, chunk_stats = scorer.score(batch, offset=index * chunk_size)
+                pq.write_table(table, chunks / f"{unit}.parquet", compression="zstd")
+                staged.mark_done(unit, chunk_stats)
+            for key, value in staged.done_info(unit).items():
+                stats[key] = stats.get(key, 0) + value
+            bar.update(len(batch))
+    # Reading records and writing chunks: the loop's time that no tier accounts for.
+    scorer.timings["read"] = time.perf_counter() - started - (sum(scorer.timings.values()) - before)
+    tables = [pq.read_table(path, schema=CHUNK_SCHEMA) for path in sorted(chunks.glob("chunk-*.parquet"))]
+    return pa.concat_tables([CHUNK_SCHEMA.empty_table(), *tables]), stats
 
 
 def _judge(data: TrainingData, problems: list[Problem], matches: pa.Table, config: DecontamConfig,
