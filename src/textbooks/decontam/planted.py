@@ -119,10 +119,10 @@ def _reworded_docstrings(program: str) -> str:
 
 def plant(problem: Problem, kind: str, rng: random.Random, index: int) -> dict[str, Any]:
     """A contaminated exercise record made from `problem`; its id names the problem and the kind."""
-    if problem.program.startswith(problem.prompt):  # HumanEval: the docstring is in the program
-        program = problem.program
-    else:  # MBPP: the problem text becomes the module's docstring
-        program = f'"""{problem.prompt}"""\n' + problem.program
+    program = problem.program  # HumanEval: the docstring is in it
+    if not program.startswith(problem.prompt):  # MBPP: the problem text becomes the module's docstring
+        documented = (problem.prompt if problem.prompt.startswith('"""') else f'"""{problem.prompt}"""') + "\n" + program
+        program = documented if parse_quietly(documented) is not None else program
     if kind == "renamed":
         program = renamed(program, rng)
     elif kind == "reformatted":
