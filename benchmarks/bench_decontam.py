@@ -6,6 +6,7 @@
   (a) planted   `--clean` procedurally generated exercises plus `--per-kind` copies of HumanEval and
                 MBPP problems of each kind (verbatim, renamed, reformatted, paraphrased, partial):
                 recall per kind and precision, per tier and combined (records, at the default tau)
+  (a') real    MBPP's 974 human-written solutions against HumanEval(+) only: flags are false positives
   (b) scale     `--scale` clean exercises against every benchmark problem (2,107), embedding tier
                 off: seconds per tier; the embedding tier alone on `--embed-scale` records with the
                 hashing embedder and on `--minilm` records with all-MiniLM-L6-v2 (its cost is the
@@ -72,6 +73,23 @@ def planted_recall(work: Path, problems, args) -> None:
         print(f"| {name:44} | " + " | ".join(f"{r:>11.0%}" for r in recall) + f" | {total:>6.0%} | {precision:>9.1%} |")
     print(f"\n{len(matches):,} candidate pairs; seconds: {result.summary['seconds']}")
     return records, kinds
+
+
+def human_negatives(work: Path, problems, args) -> None:
+    """Real, human-written, unrelated code: MBPP's 974 problems checked against HumanEval(+) only."""
+    records = [{"id": f"mbpp-{p.task_id}", "prompt": f'"""{p.prompt}"""\n', "solution": p.solution,
+                "text": f'"""{p.prompt}"""\n' + p.solution} for p in problems if p.benchmark == "mbpp"]
+    result = decontaminate(write_jsonl(work / "mbpp.jsonl", records), work / "negatives",
+                           DecontamConfig(benchmarks=["humaneval", "humaneval+"]), progress=False)
+    matches = pq.read_table(result.out / "matches.parquet").to_pandas()
+    print(f"\n(a') false positives on real code: MBPP's {len(records)} solutions against HumanEval and HumanEval+ "
+          f"(every flag is a false positive, or a problem both benchmarks share)\n")
+    print("| tau | MBPP records flagged (AST) | share |")
+    print("| --- | ---: | ---: |")
+    for tau in (0.95, 0.9, 0.85, 0.8):
+        flagged = matches.record_id[matches.ast_match >= tau].nunique()
+        print(f"| {tau:g} | {flagged} | {flagged / len(records):.2%} |")
+    print(f"\n{len(matches):,} candidate pairs; word 13-gram overlaps: {matches.record_id[matches.ngram_words > 0].nunique()} records")
 
 
 def scale(work: Path, problems, args) -> None:
@@ -169,13 +187,15 @@ def main() -> None:
     parser.add_argument("--subsample", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--skip", default="", help="Comma-separated parts to skip: planted, scale, pruning.")
+    parser.add_argument("--skip", default="", help="Comma-separated parts to skip: planted, negatives, scale, pruning.")
     args = parser.parse_args()
     skip = set(args.skip.split(","))
     problems = benchmark_problems()
     with tempfile.TemporaryDirectory(prefix="bench_decontam_") as tmp:
         work = Path(tmp)
         records, kinds = planted_recall(work, problems, args) if "planted" not in skip else (None, None)
+        if "negatives" not in skip:
+            human_negatives(work, problems, args)
         if "scale" not in skip:
             scale(work, problems, args)
         if "pruning" not in skip and records is not None:
