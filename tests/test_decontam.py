@@ -43,6 +43,10 @@ def planted(tmp_path_factory, data_dir, problems):
     """300 clean exercises and 4 plants of each kind, as a dataset, decontaminated in chunks of 100."""
     root = tmp_path_factory.mktemp("planted")
     records, kinds = planted_set([p for p in problems if p.benchmark in ("humaneval", "mbpp")], clean=300, per_kind=4, seed=1)
+    # Near misses: a HumanEval prompt solved by an unrelated body (a candidate, AST well below 1).
+    bodies = clean_exercises(3, seed=2)
+    records += [{"id": f"near-{i}", "prompt": p.prompt, "solution": b["solution"], "text": p.prompt + b["solution"]}
+                for i, (p, b) in enumerate(zip(problems[10:13], bodies))]
     dataset = import_jsonl(write_jsonl(root / "planted.jsonl", records), root / "exercises", "exercise")
     result = pipeline.decontaminate(dataset.path, root / "out", DecontamConfig(data_dir=data_dir, chunk_size=100), progress=False)
     return dataset, kinds, result
@@ -104,10 +108,10 @@ def test_every_planted_copy_is_flagged_and_no_clean_exercise_is(planted):
 def test_thresholds_are_monotone(planted):
     matches = pq.read_table(planted[2].out / "matches.parquet")
     ids = matches["record_id"].to_pylist()
-    flagged_at = {tau: {i for i, f in zip(ids, flags(matches, tau)) if f} for tau in (0.5, *sorted(PAPER_TAUS), 1.0)}
+    flagged_at = {tau: {i for i, f in zip(ids, flags(matches, tau)) if f} for tau in (0.01, 0.5, *sorted(PAPER_TAUS), 1.0)}
     taus = sorted(flagged_at)
     assert all(flagged_at[high] <= flagged_at[low] for low, high in zip(taus, taus[1:]))
-    assert len(flagged_at[0.5]) > len(flagged_at[1.0])
+    assert {"near-0", "near-1", "near-2"} <= flagged_at[0.01] - flagged_at[0.8]
 
 
 def test_the_pruned_dataset_is_the_input_minus_exactly_the_flagged_ids(planted):

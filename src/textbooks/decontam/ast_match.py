@@ -12,6 +12,7 @@ text with whitespace runs collapsed, and the caller counts it.
 from __future__ import annotations
 
 import ast
+import copy
 import warnings
 from dataclasses import dataclass
 
@@ -115,7 +116,8 @@ def normalise(code: str) -> Normalised:
 
 def units(code: str) -> list[Normalised]:
     """The ways a training program can hold a copy: the whole program and, when it has more than one
-    top-level statement, each top-level function and class alone (a copy inside a longer file)."""
+    top-level statement, each top-level function and class with the imports it uses before it (a
+    copy inside a longer file; benchmark programs start with the imports they need)."""
     whole = normalise(code)
     if not whole.parsed:
         return [whole]
@@ -123,13 +125,21 @@ def units(code: str) -> list[Normalised]:
     body = parse_quietly(code).body
     if len(body) < 2:
         return [whole]
+    imports = [s for s in body if isinstance(s, (ast.Import, ast.ImportFrom))]
     parts = [s for s in body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
-    return [whole, *(_part(part) for part in parts)]
+    return [whole, *(_part([*copy.deepcopy(_used(imports, part)), part]) for part in parts)]
 
 
-def _part(statement: ast.stmt) -> Normalised:
-    text = " ".join(ast.unparse(statement).split())  # before the placeholders change it
-    return Normalised(normalised_dump(ast.Module(body=[statement], type_ignores=[])), text)
+def _used(imports: list[ast.stmt], definition: ast.stmt) -> list[ast.stmt]:
+    names = {node.id for node in ast.walk(definition) if isinstance(node, ast.Name)}
+    return [statement for statement in imports
+            if any((alias.asname or alias.name.split(".")[0]) in names for alias in statement.names)]
+
+
+def _part(statements: list[ast.stmt]) -> Normalised:
+    module = ast.Module(body=statements, type_ignores=[])
+    text = " ".join(ast.unparse(module).split())  # before the placeholders change it
+    return Normalised(normalised_dump(module), text)
 
 
 # 1 - Levenshtein distance / length of the longer string; `rapidfuzz.process.cdist` takes it too.
