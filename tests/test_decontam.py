@@ -14,6 +14,7 @@ from textbooks.decontam import pipeline
 from textbooks.decontam.ast_match import match_rate, normalise, units
 from textbooks.decontam.calibrate import calibrate
 from textbooks.decontam.config import PAPER_TAUS, DecontamConfig
+from textbooks.decontam.judge import read_verdict
 from textbooks.decontam.planted import clean_exercises, plant, planted_set, renamed
 from textbooks.decontam.report import flags
 from textbooks.errors import UserError
@@ -240,3 +241,9 @@ def test_synth_exercises_decontaminate_keeps_the_pruned_dataset_and_report_besid
     assert pruned.num_rows == written.num_rows - len(pruned.manifest["removed_ids"])
     assert (tmp_path / "ex.decontam" / "report.md").is_file()
     assert "records flagged at tau 0.9" in result.stdout.splitlines()[-1]
+
+
+@pytest.mark.parametrize(("answer", "verdict"), [("True", True), ("**Yes**.", True), ("false", False), ("No, different.", False),
+                                                 ("Maybe", None), ("", None)])
+def test_the_judge_answer_is_read_from_its_first_word(answer, verdict):
+    assert read_verdict(answer) is verdict

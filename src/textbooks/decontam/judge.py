@@ -62,7 +62,13 @@ def judge(pairs: list[tuple[str, str]], settings: JudgeSettings, cache: Path) ->
     config = TeacherConfig(endpoints=[settings.endpoint], model=settings.model, api_key_env=settings.api_key_env,
                            max_tokens_total=settings.max_tokens_total, max_in_flight=8)
     report = run_requests(config, requests, cache=cache, on_answer=lambda answer: answers.__setitem__(answer.key, answer))
-    verdicts = [read_verdict(answers[r.key].text) if r.key in answers else None for r in requests]
-    unclear = sum(1 for r, v in zip(requests, verdicts) if v is None and r.key in answers)
-    return Verdicts([bool(v) if v is not None else (False if r.key in answers else None) for r, v in zip(requests, verdicts)],
-                    unclear, report.summary())
+    rephrased: list[bool | None] = []
+    unclear = 0
+    for request in requests:
+        if request.key not in answers:  # not sent (budget) or failed
+            rephrased.append(None)
+            continue
+        verdict = read_verdict(answers[request.key].text)
+        unclear += verdict is None
+        rephrased.append(bool(verdict))
+    return Verdicts(rephrased, unclear, report.summary())
