@@ -55,7 +55,7 @@ def planted(tmp_path_factory, data_dir, problems):
 
 def test_benchmark_problems_are_every_task_of_every_set_with_unix_line_endings(problems):
     counts = {name: sum(p.benchmark == name for p in problems) for name in PROBLEM_SETS}
-    assert counts == {"humaneval": 164, "humaneval+": 164, "mbpp": 974, "mbpp-sanitized": 427, "mbpp+": 378}
+    assert counts == {"humaneval": 164, "humaneval+": 164, "mbpp": 974, "mbpp-sanitized": 427, "mbpp+": 378, "novel": 50}
     assert not [p.task_id for p in problems if "\r" in p.prompt + p.solution]
     assert all(p.text.startswith(p.prompt) and p.solution in p.text for p in problems)
 
@@ -217,7 +217,7 @@ def test_cli_decontaminates_a_jsonl_file_and_rejects_an_unknown_benchmark_in_one
     bad = run_cli("decontam", "--input", str(source), "--out", str(tmp_path / "bad"), "--benchmarks", "humaneval,gsm8k",
                   "--data-dir", str(data_dir))
     assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
-        "error: benchmark 'gsm8k': unknown; expected one of humaneval, humaneval+, mbpp, mbpp-sanitized, mbpp+"]
+        "error: benchmark 'gsm8k': unknown; expected one of humaneval, humaneval+, mbpp, mbpp-sanitized, mbpp+, novel"]
     config = tmp_path / "decontam.yaml"
     config.write_text("tau: 0.8\nembedder: none\n")
     good = run_cli("decontam", "--input", str(source), "--out", str(tmp_path / "out"), "--benchmarks", "humaneval",

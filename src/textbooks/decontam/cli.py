@@ -15,7 +15,7 @@ def decontam(
     config: Path | None = typer.Option(None, "--config", help="YAML file of DecontamConfig keys; flags and overrides win over it."),
     input: Path | None = typer.Option(None, "--input", help="A dataset directory, or a JSONL file with `text` (or `prompt` and `solution`) per line."),
     out: Path | None = typer.Option(None, "--out", help="Output directory: matches.parquet, split.json, pruned/, report.md."),
-    benchmarks: str | None = typer.Option(None, help="Comma-separated, from humaneval, humaneval+, mbpp, mbpp-sanitized, mbpp+ (default: all)."),
+    benchmarks: str | None = typer.Option(None, help="Comma-separated, from humaneval, humaneval+, mbpp, mbpp-sanitized, mbpp+, novel (default: all)."),
     tau: float | None = typer.Option(None, help="AST match rate that flags a copy (default 0.9; the paper also uses 0.95, 0.85, 0.8)."),
     embedder: str | None = typer.Option(None, help="Embedding tier: 'hashing' (default, lexical, fast), 'minilm' (semantic) or 'none'."),
     judge_endpoint: str | None = typer.Option(None, help="LLM judge tier: an OpenAI-compatible base URL, e.g. http://host:8000/v1."),
