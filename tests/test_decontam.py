@@ -212,6 +212,7 @@ def test_an_empty_dataset_is_a_clear_error(tmp_path, data_dir):
         pipeline.decontaminate(empty, tmp_path / "out", DecontamConfig(data_dir=data_dir), progress=False)
 
 
+@pytest.mark.slow
 def test_cli_decontaminates_a_jsonl_file_and_rejects_an_unknown_benchmark_in_one_line(tmp_path, data_dir):
     source = write_jsonl(tmp_path / "ex.jsonl", clean_exercises(5, seed=5))
     bad = run_cli("decontam", "--input", str(source), "--out", str(tmp_path / "bad"), "--benchmarks", "humaneval,gsm8k",

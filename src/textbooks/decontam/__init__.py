@@ -5,6 +5,8 @@ Tiers, cheapest first (phi-1 section 5, plus llm-decontaminator's judge):
   embedding.py   nearest benchmark problems by embedding (cosine and L2), exact and chunked
   ast_match.py   the AST match rate of a candidate pair: the paper's tau applies to it
   judge.py       optional: a teacher LLM says whether a record rephrases a problem
-pipeline.py runs them chunk by chunk (resumable) and writes OUT/: matches.parquet, split.json,
-pruned/ (via prune.py) and report.md (report.py); calibrate.py measures unrelated pairs.
+records.py reads the input and finds each record's code; scoring.py runs the tiers on a chunk;
+pipeline.py runs the chunks (resumable) and writes OUT/: matches.parquet, split.json, pruned/ and
+report.md (report.py); calibrate.py measures unrelated pairs; planted.py builds recall test sets;
+config.py is `DecontamConfig`, the command's typed config.
 """
