@@ -114,24 +114,29 @@ def normalise(code: str) -> Normalised:
     return Normalised(None if tree is None else normalised_dump(tree), " ".join(code.split()))
 
 
+DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+WINDOW = 3  # MBPP programs are up to three top-level statements besides imports (helper, constant, function)
+
+
 def units(code: str) -> list[Normalised]:
     """The ways a training program can hold a copy: the whole program and, when it has more than one
-    top-level statement, each top-level function and class with the imports it uses before it (a
-    copy inside a longer file; benchmark programs start with the imports they need)."""
+    top-level statement, every run of 1 to WINDOW consecutive statements holding a function or
+    class, with the imports it uses before it (a copy inside a longer file; benchmark programs
+    start with the imports they need)."""
     whole = normalise(code)
     if not whole.parsed:
         return [whole]
-    # Normalising renames in place: the parts come from a second parse, each with its own names.
+    # Normalising renames in place: the parts come from a second parse, and each is a copy.
     body = parse_quietly(code).body
-    if len(body) < 2:
-        return [whole]
     imports = [s for s in body if isinstance(s, (ast.Import, ast.ImportFrom))]
-    parts = [s for s in body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
-    return [whole, *(_part([*copy.deepcopy(_used(imports, part)), part]) for part in parts)]
+    rest = [s for s in body if not isinstance(s, (ast.Import, ast.ImportFrom))]
+    runs = [rest[i : i + size] for size in range(1, WINDOW + 1) for i in range(len(rest) - size + 1)]
+    runs = [run for run in runs if any(isinstance(s, DEFINITIONS) for s in run) and len(run) + len(imports) < len(body)]
+    return [whole, *(_part(copy.deepcopy([*_used(imports, run), *run])) for run in runs)]
 
 
-def _used(imports: list[ast.stmt], definition: ast.stmt) -> list[ast.stmt]:
-    names = {node.id for node in ast.walk(definition) if isinstance(node, ast.Name)}
+def _used(imports: list[ast.stmt], statements: list[ast.stmt]) -> list[ast.stmt]:
+    names = {node.id for statement in statements for node in ast.walk(statement) if isinstance(node, ast.Name)}
     return [statement for statement in imports
             if any((alias.asname or alias.name.split(".")[0]) in names for alias in statement.names)]
 
