@@ -75,6 +75,13 @@ def test_renamed_and_reformatted_copies_score_one_and_unrelated_code_less():
     assert match_rate(normalise(other), normalise(program)) < 0.6
 
 
+def test_a_program_pasted_into_a_longer_file_is_matched_by_its_own_statements():
+    program = "import re\nPATTERN = 'a+'\ndef helper(s):\n    return re.findall(PATTERN, s)\ndef count(s):\n    return len(helper(s))\n"
+    longer = "import os\n\ndef other(x):\n    return os.path.join(x, 'y')\n\n" + program + "\nprint(count('aaa'))\n"
+    assert match_rate(normalise(longer), normalise(program)) < 0.9
+    assert max(match_rate(unit, normalise(program)) for unit in units(longer)) == 1.0
+
+
 def test_code_that_does_not_parse_is_compared_as_text():
     broken = normalise("def f(:\n    return 1")
     assert not broken.parsed and broken.text == "def f(: return 1"
