@@ -52,6 +52,7 @@ CASES = [
     (["eval", "humaneval", "--out", "{tmp}/e"], "give exactly one of --model M"),
     (["eval", "no-such-bench", "--samples", "{tmp}/s.jsonl", "--out", "{tmp}/e"], "unknown; expected one of"),
     (["eval", "--config", "{unknown_key}"], "unknown key 'no_such_key'"),
+    (["eval", "humaneval", "--samples", "{tmp}/s.jsonl", "--out", "{tmp}/e", "--mode", "talk"], "--mode 'talk': unknown; expected one of auto, completion, chat"),
 ]
 
 

@@ -30,6 +30,8 @@ NEAR_LIMIT = 0.8  # a pass that took 80% of its time limit or more is doubtful
 
 
 def is_doubtful(result: dict, timeout_s: float) -> bool:
+    if result.get("status") == "extraction_failed":  # a chat answer without a program: nothing ran, nothing to rerun
+        return False
     return not result["passed"] or result["duration_s"] >= NEAR_LIMIT * timeout_s
 
 
@@ -44,7 +46,8 @@ def recheck(bench: Benchmark, results: list[dict], settings, n: int, out_dir: st
     samples = [Sample(r["task_id"], r["sample"], r["completion"]) for r in doubtful]
     runs: dict[tuple, list[dict]] = defaultdict(list)
     if samples:
-        bench.prepare({s.task_id for s in samples}, settings.workers, progress, settings.isolation)
+        bench.prepare({s.task_id for s in samples}, settings.workers, progress, settings.isolation,
+                      settings.unsafe_no_isolation)
         repeated = ((key + (i,), program, timeout) for i in range(n) for key, program, timeout in programs(bench, samples, settings))
         bar = tqdm(total=n * len(samples), desc=f"{bench.name} recheck", unit="run", disable=not progress)
         with open_sandbox(settings) as sandbox:
