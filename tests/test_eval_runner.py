@@ -211,3 +211,18 @@ def test_a_transformers_folder_generates_the_same_alone_or_left_padded_in_a_batc
     alone = open_backend(str(folder), "hf", batch_size=1).complete(prompts, sampling, [0, 0, 0])
     batched = open_backend(str(folder), "hf", batch_size=3).complete(prompts, sampling, [0, 0, 0])
     assert batched == alone and all(alone)
+
+
+def test_without_an_isolating_sandbox_eval_refuses_unless_told_to_run_with_less(tmp_path):
+    from textbooks.eval.sandbox import DISABLE_VARIABLE
+
+    no_isolation = {DISABLE_VARIABLE: "bwrap,namespaces"}
+    samples = humaneval_samples(tmp_path, tasks=1)
+    args = ["eval", "humaneval", "--samples", str(samples), "--limit", "1", "--workers", "1", "--no-progress"]
+    refused = run_cli(*args, "--out", str(tmp_path / "refused"), env=no_isolation)
+    assert refused.returncode == 2
+    assert len(refused.stderr.strip().splitlines()) == 1 and "--unsafe-no-isolation" in refused.stderr
+    assert not (tmp_path / "refused" / "results.jsonl").exists()
+    waived = run_cli(*args, "--out", str(tmp_path / "waived"), "--unsafe-no-isolation", env=no_isolation)
+    assert waived.returncode == 0, waived.stderr
+    assert json.loads((tmp_path / "waived" / "summary.json").read_text())["isolation"].endswith("(unsafe-no-isolation)")

@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from textbooks.io import atomic_write_json, read_jsonl, sha256_file
 from textbooks.eval.backends import Backend, Sampling, open_backend, resolve_mode
 from textbooks.eval.benchmarks import load_benchmark
 from textbooks.eval.chat import chat_messages, entry_point_of
+from textbooks.eval.execution import EvalSettings, Sample, open_sandbox, programs
 from textbooks.eval.extract import extract_program
 from textbooks.eval.judge import JudgeSettings
 from textbooks.eval.tasks import Benchmark, Task, TaskId
@@ -43,30 +43,6 @@ from textbooks.eval.passk import KS, score
 
 GENERATION_CHUNK = 32  # completions asked of a backend at a time; each chunk is on disk before the next
 EXTRACTION_FAILED = "extraction_failed"  # the status of a chat answer with no program in it
-
-
-@dataclass(frozen=True)
-class EvalSettings:
-    n: int = 1  # samples per task
-    temperature: float = 0.0
-    top_p: float = 1.0
-    seed: int | None = None
-    max_new_tokens: int | None = None  # None: the benchmark's
-    limit: int | None = None  # only the first `limit` tasks
-    workers: int | None = None  # sandbox workers (None: CPU count)
-    timeout_s: float | None = None  # per program (None: the benchmark's)
-    isolation: str = "auto"
-    memory_bytes: int | None = None  # per program (None: the sandbox's default)
-    mode: str = "auto"  # completion, chat, or auto (`backends.resolve_mode`)
-    recheck: int = 0  # reruns of each failed or nearly timed-out sample (recheck.py)
-
-    def __post_init__(self) -> None:
-        if self.n < 1:
-            raise UserError(f"--n {self.n}: expected 1 or more samples per task")
-        if self.limit is not None and self.limit < 1:
-            raise UserError(f"--limit {self.limit}: expected 1 or more tasks")
-        if self.recheck < 0:
-            raise UserError(f"--recheck {self.recheck}: expected 0 (off) or more reruns")
 
 
 @dataclass
@@ -88,16 +64,6 @@ class EvalConfig:
     progress: bool = True
     settings: EvalSettings = field(default_factory=EvalSettings)
     judge: JudgeSettings = field(default_factory=JudgeSettings)  # off until judge.endpoint is set
-
-
-@dataclass(frozen=True)
-class Sample:
-    task_id: TaskId
-    sample: int
-    completion: str  # checked after the prompt: a completion, or the program extracted from a chat answer
-    mode: str = "completion"
-    answer: str | None = None  # chat mode: the model's answer as it came
-    problem: str | None = None  # chat mode: why no program could be extracted from the answer
 
 
 def chat_sample(task: Task, sample: int, answer: str) -> Sample:
@@ -261,12 +227,13 @@ def execute(benchmark: Benchmark, samples: list[Sample], settings: EvalSettings,
         todo = [s for s in todo if not s.problem]
     isolation = None
     if todo:
-        benchmark.prepare({s.task_id for s in todo}, settings.workers, progress, settings.isolation)
+        benchmark.prepare({s.task_id for s in todo}, settings.workers, progress, settings.isolation,
+                          settings.unsafe_no_isolation)
         by_key = {(s.task_id, s.sample): s for s in todo}
         bar = tqdm(total=len(samples), initial=len(samples) - len(todo), desc=f"{benchmark.name} execute",
                    unit="sample", disable=not progress)
         with open_sandbox(settings) as sandbox, open(path, "a", encoding="utf-8") as f:
-            isolation = sandbox.isolation_level
+            isolation = sandbox.isolation
             for key, outcome in sandbox.run_many(programs(benchmark, todo, settings)):
                 sample = by_key[key]
                 result = {**asdict(sample), "passed": outcome.passed, "status": outcome.status,
@@ -278,20 +245,6 @@ def execute(benchmark: Benchmark, samples: list[Sample], settings: EvalSettings,
                 bar.update()
         bar.close()
     return [done[s.task_id, s.sample] for s in samples], isolation
-
-
-def open_sandbox(settings: EvalSettings):
-    from textbooks.eval.sandbox import Limits, Sandbox
-
-    limits = Limits() if settings.memory_bytes is None else Limits(memory_bytes=settings.memory_bytes)
-    return Sandbox(workers=settings.workers, limits=limits, isolation=settings.isolation)
-
-
-def programs(benchmark: Benchmark, samples: list[Sample], settings: EvalSettings) -> Iterator[tuple]:
-    """(key, program, timeout) for each sample, key = (task_id, sample)."""
-    for s in samples:
-        task = benchmark.tasks[s.task_id]
-        yield (s.task_id, s.sample), benchmark.program(task, s.completion), settings.timeout_s or benchmark.timeout_s(task)
 
 
 # -- scoring -----------------------------------------------------------------------------------
