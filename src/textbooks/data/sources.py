@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from textbooks.datasets import DEFAULT_ROWS_PER_SHARD, Dataset, DatasetWriter
+from textbooks.data.datasets import DEFAULT_ROWS_PER_SHARD, Dataset, DatasetWriter
 from textbooks.errors import UserError
 
 

