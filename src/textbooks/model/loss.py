@@ -112,15 +112,18 @@ def _chunked_forward(hidden, weight, bias, targets, chunk_size: int, *, want_gra
             logits = (torch.addmm(b, h, w.T) if b is not None else h @ w.T).float()
             is_target = t != IGNORE_INDEX
             safe_t = torch.where(is_target, t, 0)[:, None]
-            lse = torch.logsumexp(logits, dim=-1)
             target_logit = logits.gather(1, safe_t).squeeze(1)
+            # log-sum-exp by hand, so that exp runs once for both the loss and the softmax below.
+            row_max = logits.amax(dim=-1, keepdim=True)
+            exps = logits.sub_(row_max).exp_()
+            sum_exp = exps.sum(dim=-1)
+            lse = row_max.squeeze(1) + sum_exp.log()
             total += torch.where(is_target, lse - target_logit, 0.0).sum()
             if not want_grads:
                 continue
-            # d(loss)/d(logits) = softmax - one_hot(target) on target rows, 0 elsewhere; in place.
-            probs = logits.sub_(lse[:, None]).exp_()
-            probs.scatter_(1, safe_t, probs.gather(1, safe_t) - 1.0)
-            probs.mul_(is_target[:, None])
+            # d(loss)/d(logits) = softmax - one_hot(target) on target rows, 0 on the others; in place.
+            probs = exps.mul_(torch.where(is_target, sum_exp.reciprocal(), 0.0)[:, None])
+            probs.scatter_(1, safe_t, probs.gather(1, safe_t) - is_target[:, None].float())
             grad_logits = probs.to(compute)
             grad_hidden[start : start + chunk_size] = grad_logits @ w
             _accumulate(grad_weight, grad_logits.T, h)
