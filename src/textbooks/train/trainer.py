@@ -20,7 +20,6 @@ is timed apart (`first_step_s` in metrics.jsonl) and left out of tokens/s.
 from __future__ import annotations
 
 import math
-import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -84,11 +83,13 @@ def check_compile_available(device: torch.device) -> None:
     if device.type != "cpu":
         return
     from torch._inductor import config as inductor_config
+    from torch._inductor.cpp_builder import get_cpp_compiler
 
-    compiler = inductor_config.cpp.cxx[-1] if isinstance(inductor_config.cpp.cxx, tuple) else inductor_config.cpp.cxx
-    if not shutil.which(str(compiler)):
-        raise UserError(f"compile=true: torch.compile on CPU needs a C++ compiler ({compiler!r} not found on PATH); "
-                        "install one (apt-get install g++) or set compile=false")
+    try:
+        get_cpp_compiler()  # inductor's own search (CXX, then g++), run before any step
+    except Exception:  # noqa: BLE001 -- inductor raises its own InvalidCxxCompiler, a RuntimeError or an OSError
+        raise UserError(f"compile=true: torch.compile on CPU needs a C++ compiler (searched {inductor_config.cpp.cxx}); "
+                        "install one (apt-get install g++, or set CXX) or set compile=false") from None
 
 
 def reseed(seed: int, step: int, rank: int) -> None:
