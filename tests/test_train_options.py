@@ -35,6 +35,7 @@ def curve(run: dict[int, float]) -> list[float]:
     return [run[step] for step in range(1, STEPS + 1)]
 
 
+@pytest.mark.slow
 def test_the_chunked_loss_trains_as_the_unfused_one(stdlib, tmp_path):
     chunked = nano_run(stdlib, tmp_path / "chunked")  # loss_chunk_size: its default, 1024
     odd_chunks = nano_run(stdlib, tmp_path / "odd", loss_chunk_size=37)  # 37 does not divide 2 x 64 tokens
@@ -44,6 +45,7 @@ def test_the_chunked_loss_trains_as_the_unfused_one(stdlib, tmp_path):
     np.testing.assert_allclose(curve(odd_chunks), curve(unfused), rtol=0, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_the_first_step_is_timed_apart_from_tokens_per_s(stdlib, tmp_path):
     nano_run(stdlib, tmp_path / "run")
     records = read_metrics(tmp_path / "run" / "metrics.jsonl")
@@ -63,6 +65,7 @@ def test_a_compiled_run_reaches_the_eager_losses(stdlib, tmp_path):
     assert len(first) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="bf16 matmuls on CPU need oneDNN")
 def test_bf16_autocast_on_cpu_trains_close_to_fp32(stdlib, tmp_path):
     fp32 = nano_run(stdlib, tmp_path / "fp32")
@@ -100,6 +103,7 @@ def long_prompt_pack(root: Path) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_a_batch_without_any_solution_token_skips_its_update_instead_of_nan(tmp_path, capsys):
     pack = long_prompt_pack(tmp_path)
     overrides = nano_overrides(12, **{"data.loss_on": "solution", "data.seq_len": 16, "batch.global_batch": 1,
