@@ -30,6 +30,7 @@ from torch import nn
 
 from textbooks.config import dump_yaml, load_config, read_yaml, to_dict
 from textbooks.errors import UserError
+from textbooks.eval.sandbox import check_isolation
 from textbooks.model.loss import IGNORE_INDEX
 from textbooks.model.phi import Phi, PhiConfig, flops_per_token
 from textbooks.train import parallel, state
@@ -151,6 +152,7 @@ class Trainer:
             ignored = f"; --init {self.init} ignored" if self.init is not None else ""
             log.message(f"resuming from {self.resume_from.path} (step {self.step}){ignored}")
         if cfg.checkpoint.best_by == "pass@1":
+            check_isolation(cfg.checkpoint.unsafe_no_isolation)  # refuse now, not at the first checkpoint
             log.message(f"warning: checkpoint.best_by=pass@1 picks the checkpoint on {cfg.checkpoint.benchmark} itself; "
                         "the chosen checkpoint's score on it is inflated (selection on the test set)")
         throughput = Throughput(flops_per_token(self.model_config, cfg.data.seq_len),
@@ -256,7 +258,8 @@ class Trainer:
         section = self.cfg.checkpoint
         backend = open_backend(str(model_dir), "checkpoint", device=str(self.rt.device))
         summary = evaluate(load_benchmark(section.benchmark), model_dir.parent / f"eval-{section.benchmark}",
-                           backend=backend, settings=EvalSettings(limit=section.benchmark_limit), progress=False)
+                           backend=backend, progress=False,
+                           settings=EvalSettings(limit=section.benchmark_limit, unsafe_no_isolation=section.unsafe_no_isolation))
         return {"pass@1": summary["scores"]["pass@1"]["estimate"]}
 
     @torch.no_grad()
