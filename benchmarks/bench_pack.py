@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from textbooks.curate.sources import import_local_trees
+from textbooks.data.sources import import_local_trees
 from textbooks.tokenizer import EOS_ID, load_tokenizer
-from textbooks.train.pack import MixtureInput, pack_datasets
+from textbooks.train.tokenize import MixtureInput, pack_datasets
 
 
 def median_seconds(step, repeats: int) -> float:

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from datasketch import MinHash
 
-from textbooks.dedup import SCHEME, NearDedup, shingles
-from textbooks.embed import HashingEmbedder, MiniLMEmbedder
+from textbooks.data.dedup import SCHEME, NearDedup, shingles
+from textbooks.data.embed import HashingEmbedder, MiniLMEmbedder
 from textbooks.eval.sandbox import Sandbox
 from textbooks.synth.exercises import layout_exercise
 

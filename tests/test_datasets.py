@@ -5,9 +5,9 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from textbooks.datasets import Dataset, DatasetWriter, export_jsonl, import_jsonl
+from textbooks.data.datasets import Dataset, DatasetWriter, export_jsonl, import_jsonl
 from textbooks.errors import UserError
-from textbooks.schemas import validate_record
+from textbooks.data.schemas import validate_record
 
 from conftest import run_cli
 
@@ -97,7 +97,7 @@ def test_cli_reports_broken_jsonl_line_and_exits_2(tmp_path):
     src.write_text('{"text": "ok"}\n{"text": \n')
     result = run_cli("dataset", "import", str(src), "--out", str(tmp_path / "ds"))
     assert result.returncode == 2
-    assert "broken.jsonl line 2: not valid JSON" in result.stderr
+    assert "broken.jsonl:2: not valid JSON" in result.stderr  # file:line, as every JSONL reader says it
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "ds").exists()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from textbooks.dedup import NearDedup, shingles
+from textbooks.data.dedup import NearDedup, shingles
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from textbooks.embed import Embedder, HashingEmbedder, MiniLMEmbedder, get_embedder
+from textbooks.data.embed import Embedder, HashingEmbedder, MiniLMEmbedder, get_embedder
 from textbooks.errors import UserError
 
 TEXTS = [

@@ -198,7 +198,7 @@ def test_our_checkpoints_generate_and_score_pass_at_k_with_sampling(tmp_path):
 @pytest.mark.slow
 def test_a_transformers_folder_generates_the_same_alone_or_left_padded_in_a_batch(tmp_path):
     from textbooks.eval.backends import Sampling, open_backend
-    from textbooks.model.checkpoint import load_model
+    from textbooks.model.load import load_model
     from textbooks.model.hf import export_hf
 
     # (Equality with our own generate is not asserted: a random model's logits are near ties, and

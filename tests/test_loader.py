@@ -13,9 +13,10 @@ import torch
 from textbooks.errors import UserError
 from textbooks.tokenizer import EOS_ID
 from textbooks.train.loader import IGNORE_INDEX, PackedData
-from textbooks.train.pack import HEADER_BYTES, MixtureInput, pack_datasets
+from textbooks.train.shards import HEADER_BYTES
+from textbooks.train.tokenize import MixtureInput, pack_datasets
 
-from test_pack import code_ds, exercise_ds  # noqa: F401 (session fixtures)
+from test_tokenize import code_ds, exercise_ds  # noqa: F401 (session fixtures)
 
 SEQ_LEN = 64
 

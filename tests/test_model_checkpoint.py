@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from textbooks.errors import UserError
-from textbooks.model.checkpoint import load_model, read_model_config, save_checkpoint
+from textbooks.model.checkpoint import save_checkpoint
+from textbooks.model.load import load_model, read_model_config
 from textbooks.model.hf import export_hf
 from textbooks.model.phi import Phi, PhiConfig
 

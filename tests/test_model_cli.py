@@ -9,7 +9,8 @@ import pytest
 import torch
 from conftest import run_cli
 
-from textbooks.model.checkpoint import load_model, save_checkpoint
+from textbooks.model.checkpoint import save_checkpoint
+from textbooks.model.load import load_model
 from textbooks.model.phi import Phi, PhiConfig
 
 

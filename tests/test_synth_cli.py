@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from textbooks.datasets import Dataset
+from textbooks.data.datasets import Dataset
 
 from synth_fake_teacher import FakeTeacher  # noqa: E402
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from conftest import run_cli
-from textbooks.datasets import Dataset
-from textbooks.schemas import validate_record
+from textbooks.data.datasets import Dataset
+from textbooks.data.schemas import validate_record
 from textbooks.teacher.cache import AnswerCache
 
 

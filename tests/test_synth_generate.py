@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from textbooks.datasets import Dataset
+from textbooks.data.datasets import Dataset
 from textbooks.errors import UserError
-from textbooks.schemas import validate_record
+from textbooks.data.schemas import validate_record
 from textbooks.synth.exercises import exercise_generator
 from textbooks.synth.generate import SynthConfig, generate
 from textbooks.synth.textbooks import textbook_generator

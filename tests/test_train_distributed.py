@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from textbooks.train import checkpoint
+from textbooks.train import state
 from textbooks.train.trainer import train_from_cli
 from train_support import losses, nano_overrides, stdlib_pack, subprocess_env
 
@@ -68,7 +68,7 @@ def test_resume_after_sigkill_reproduces_the_uninterrupted_loss_curve_bitwise(st
     finally:
         process.wait(timeout=60)
     assert process.returncode == -signal.SIGKILL
-    interrupted_at = checkpoint.latest(killed).step
+    interrupted_at = state.latest(killed).step
     assert 3 <= interrupted_at < STEPS
 
     run(train_command(stdlib, killed, *overrides))  # the same command again resumes

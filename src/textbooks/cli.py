@@ -1,15 +1,14 @@
 """`textbooks <stage> ...`: a thin typer front over the library.
 
-Each stage package owns a `cli.py` with `register(app)`; commands parse, call a library function
-and print. Heavy imports (torch, transformers) happen inside the commands so `--help` is instant.
+Every command is registered one way: a module named in STAGE_CLIS (a package's `cli.py`, or a
+single-file stage's own module) defines its commands as plain functions and adds them in
+`register(app)`. Commands parse, call a library function and print. Heavy imports (torch, transformers) happen inside the commands so `--help` is instant.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
-from pathlib import Path
-
 import typer
 
 from textbooks import __version__
@@ -25,12 +24,14 @@ app = typer.Typer(
 
 # Registration order is the order of `textbooks --help`: the pipeline's order.
 STAGE_CLIS = (
-    "textbooks.datasets_cli",
-    "textbooks.teacher.cli",
-    "textbooks.synth.cli",
-    "textbooks.train.cli",
-    "textbooks.model.cli",
-    "textbooks.eval.cli",
+    "textbooks.data.cli",  # dataset import|export|info
+    "textbooks.teacher.cli",  # teacher serve|ping
+    "textbooks.curate.cli",  # curate [clean|dedup|annotate|embed|classify]
+    "textbooks.synth.cli",  # synth textbooks|exercises|report
+    "textbooks.train.cli",  # tokenize, train
+    "textbooks.model.cli",  # model info, export-hf, import-hf
+    "textbooks.eval.cli",  # eval
+    "textbooks.demo",  # demo
 )
 
 
@@ -49,14 +50,6 @@ def _root(
 
 for _module in STAGE_CLIS:
     importlib.import_module(_module).register(app)
-
-
-@app.command()
-def demo(out: Path = typer.Option(Path("runs/demo"), "--out", help="Where every dataset, run and result goes.")) -> None:
-    """The whole pipeline at toy scale on the embedded teacher (resumable; 10-20 minutes on 2 cores)."""
-    from textbooks.demo import run_demo
-
-    run_demo(out)
 
 
 def main() -> None:

@@ -5,12 +5,16 @@
 A YAML file holds a nested mapping that mirrors the dataclass; `key.sub=value` on the command line
 overrides one leaf (the value is parsed as YAML, so `true`, `[1, 2]` and `null` work). Unknown keys
 and values of the wrong type are user errors that name the key and the file.
+
+Every command that does work has such a class (`TrainConfig`, `EvalConfig`, `SynthJob`,
+`TokenizeConfig`, `ServerConfig`, ...) and reads it with `command_config`: the class's defaults,
+then `--config FILE`, then the flags given on the command line, then `key=value` overrides. The
+pipeline file (`textbooks run`) is made of the same classes, one per section.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import types
 import typing
@@ -31,6 +35,35 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: Sequenc
     for item in overrides:
         apply_override(data, item)
     return from_dict(cls, data, where=str(path) if path is not None else "config")
+
+
+def command_config(cls: type[T], path: str | Path | None, overrides: Sequence[str] = (),
+                   flags: Mapping[str, Any] | None = None) -> T:
+    """A command's config: defaults < `--config FILE` < flags given (`None` = not given) < overrides.
+
+    `flags` maps dotted keys to the values of the command's own options, so `--endpoint URL` and
+    `teacher.endpoints=[URL]` are two spellings of one setting.
+    """
+    data: dict[str, Any] = read_yaml(path) if path is not None else {}
+    for key, value in (flags or {}).items():
+        if value is not None:
+            set_dotted(data, key, value.as_posix() if isinstance(value, Path) else value)
+    for item in overrides:
+        apply_override(data, item)
+    where = f"{path} (with command-line flags)" if path is not None else "command line"
+    return from_dict(cls, data, where=where)
+
+
+def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set `a.b.c` in a nested dict, creating sections on the way."""
+    parts = key.split(".")
+    node = data
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise UserError(f"{key}: '{part}' is a value, not a section")
+        node = child
+    node[parts[-1]] = value
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
@@ -55,14 +88,14 @@ def apply_override(data: dict[str, Any], item: str) -> None:
     key, sep, raw = item.partition("=")
     if not sep or not key.strip():
         raise UserError(f"override {item!r}: expected key=value, for example optim.lr=1e-3")
-    parts = key.strip().split(".")
-    node = data
-    for part in parts[:-1]:
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise UserError(f"override {item!r}: '{part}' is a value, not a section")
-        node = child
-    node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else ""
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw  # not YAML (an unbalanced bracket in a path, say): the text itself
+    try:
+        set_dotted(data, key.strip(), value)
+    except UserError as err:
+        raise UserError(f"override {item!r}: {err}") from None
 
 
 def from_dict(cls: type[T], data: Mapping[str, Any], where: str = "config") -> T:
@@ -149,11 +182,6 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
 def to_dict(cfg: Any) -> dict[str, Any]:
     """Plain JSON/YAML-ready data for a config (Paths become strings)."""
     return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
-
-
-def config_fingerprint(cfg: Any) -> str:
-    data = to_dict(cfg) if dataclasses.is_dataclass(cfg) else cfg
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def dump_yaml(cfg: Any, path: str | Path) -> None:

@@ -23,6 +23,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import typer
+
 from textbooks.errors import UserError
 
 # Standard-library packages that read like textbook code (about 1.1 MB of Python, ~300K tokens).
@@ -77,3 +79,12 @@ def run_demo(out: Path, size: DemoSize = DemoSize()) -> None:
                             "fix the cause and run the demo again: finished steps are kept")
         print(f"[{number}/{len(commands)}] done in {time.monotonic() - step_started:.0f} s", flush=True)
     print(f"\ndemo finished in {(time.monotonic() - started) / 60:.1f} min; everything is under {out}/")
+
+
+def demo_command(out: Path = typer.Option(Path("runs/demo"), "--out", help="Where every dataset, run and result goes.")) -> None:
+    """The whole pipeline at toy scale on the embedded teacher (resumable; 10-20 minutes on 2 cores)."""
+    run_demo(out)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo_command)

@@ -4,7 +4,7 @@ phi-1 asked GPT-4 to "determine its educational value for a student whose goal i
 coding concepts"; the prompt here puts that criterion into FineWeb-Edu's additive 0-5 rubric (a
 point per criterion met), which weak teachers follow more steadily than a bare number.
 
-    result = annotate(Dataset.open("dedup"), "annotated", AnnotateConfig(model="smollm2"), teacher_config)
+    result = annotate(Dataset.open("dedup"), "annotated", AnnotateConfig(sample=100), teacher_config, "cache.sqlite")
 
 The sample is the `sample` records whose sha256(seed, id) is smallest: a function of the seed and
 the ids alone, whatever the order of shards. Each file is cut to `max_file_tokens` tokens. Every
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from textbooks.datasets import Dataset, DatasetWriter
+from textbooks.data.datasets import Dataset, DatasetWriter
 from textbooks.errors import UserError
 from textbooks.teacher import Answer, Request, TeacherClient, TeacherConfig, json_schema_format, make_request, parse_json_answer
 
@@ -70,7 +70,6 @@ _SCORE_TEXT = re.compile(r"score\W{0,3}\s*(\d+)", re.IGNORECASE)
 class AnnotateConfig:
     """What decides the annotated dataset (YAML section `annotate:`)."""
 
-    model: str  # the teacher's served model name
     sample: int = 1000  # files to rate (the paper: about 100K)
     seed: int = 0
     max_file_tokens: int = 1024  # each file is cut to this many tokens before it is shown
@@ -82,8 +81,6 @@ class AnnotateConfig:
         for name in ("sample", "max_file_tokens", "max_tokens"):
             if getattr(self, name) < 1:
                 raise UserError(f"annotate.{name}: {getattr(self, name)}; expected a positive number")
-        if not self.model:
-            raise UserError("annotate.model is empty; expected the teacher's served model name")
 
 
 @dataclass
@@ -112,12 +109,12 @@ def truncate_to_tokens(text: str, max_tokens: int) -> str:
     return text[: encoding.offsets[max_tokens - 1][1]]
 
 
-def build_request(config: AnnotateConfig, text: str) -> Request:
+def build_request(config: AnnotateConfig, model: str, text: str) -> Request:
     params: dict[str, Any] = {"temperature": config.temperature, "max_tokens": config.max_tokens, "seed": config.seed}
     if config.structured_output:
         params["response_format"] = json_schema_format(SCORE_SCHEMA)  # the client adapts it per server
     prompt = PROMPT.format(code=truncate_to_tokens(text, config.max_file_tokens))
-    return make_request(config.model, messages=[{"role": "user", "content": prompt}], **params)
+    return make_request(model, messages=[{"role": "user", "content": prompt}], **params)
 
 
 def parse_score(text: str) -> tuple[int, str] | str:
@@ -166,6 +163,11 @@ def labels_from_scores(scores: Sequence[int], threshold: float | str) -> tuple[l
     return labels, cutoff
 
 
+def fingerprint_config(config: AnnotateConfig, model: str) -> dict[str, Any]:
+    """What decides the annotated dataset besides its input."""
+    return {**dataclasses.asdict(config), "model": model, "prompt_sha256": hashlib.sha256(PROMPT.encode()).hexdigest()}
+
+
 def annotate(
     dataset: Dataset,
     out: str | Path,
@@ -175,14 +177,14 @@ def annotate(
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
 ) -> AnnotateResult:
     """Rate the sample of `dataset` with the teacher into the dataset `out` (resumable)."""
-    fingerprint_config = {**dataclasses.asdict(config), "prompt_sha256": hashlib.sha256(PROMPT.encode()).hexdigest()}
-    writer = DatasetWriter(out, stage="curate-annotate", kind="code", config=fingerprint_config, inputs=[dataset])
+    writer = DatasetWriter(out, stage="curate-annotate", kind="code", config=fingerprint_config(config, teacher.model),
+                           inputs=[dataset])
     if writer.done:
         done = Dataset.open(out)
         return AnnotateResult(done, done.manifest.get("annotate", {}), already_done=True)
     wanted = set(sample_ids(dataset, config.sample, config.seed))
     records = [r for r in dataset.iter_records() if r["id"] in wanted]
-    requests = [build_request(config, record["text"]) for record in records]
+    requests = [build_request(config, teacher.model, record["text"]) for record in records]
     answers = asyncio.run(_ask(teacher, requests, cache_path, log))
     rows, rejected = [], Counter()
     for record, request in zip(records, requests):

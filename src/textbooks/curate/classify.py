@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 
 from textbooks.errors import UserError
-from textbooks.datasets import write_json_atomic as atomic_write_json
+from textbooks.io import atomic_write_json
 
 MODEL_FILE = "model.joblib"
 META_FILE = "classifier.json"

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from textbooks.curate.executor import ExecutorConfig, Stage, counter_of, finish_logs, logs_dir, run_stages
-from textbooks.datasets import Dataset, DatasetWriter
-from textbooks.dedup import normalize
+from textbooks.data.datasets import Dataset, DatasetWriter
+from textbooks.data.dedup import normalize
 from textbooks.errors import UserError
 
 
@@ -90,9 +90,9 @@ def dedup_stages(dataset: Dataset, config: DedupConfig, work: Path) -> list[Stag
         Stage("minhash-buckets", bands, lambda _: [MinhashDedupBuckets(str(work / "sigs"), str(work / "buckets"), config=minhash)]),
         Stage("minhash-cluster", 1, lambda _: [
             MinhashDedupCluster(str(work / "buckets"), str(work / "remove"), config=minhash, save_cluster_size=True)]),
-        Stage("filter", shards, lambda staging: [
+        Stage("filter", shards, lambda staged: [
             read(), exact_filter(), MinhashDedupFilter(str(work / "remove"), load_cluster_sizes=True),
-            DatasetShardWriter(staging, "code", drop_columns=("duplicate_count",))]),
+            DatasetShardWriter(staged, "code", drop_columns=("duplicate_count",))]),
     ]
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from textbooks.datasets import Dataset, DatasetWriter
+from textbooks.data.datasets import Dataset, DatasetWriter
 from textbooks.errors import UserError
 
 
@@ -90,7 +90,8 @@ def _this_venv() -> str:
 
 @dataclass
 class Stage:
-    """One datatrove stage: `pipeline(staging)` builds its steps, `tasks` of them run."""
+    """One datatrove stage: `pipeline(staged)` builds its steps (given the output's staging
+    directory, for the step that writes shards), `tasks` of them run."""
 
     name: str
     tasks: int
@@ -139,7 +140,7 @@ def run_stages(writer: DatasetWriter, stages: list[Stage], executor: ExecutorCon
     else:
         previous = None
         for stage in stages:
-            previous = make_executor(executor, stage.pipeline(writer.staging), stage.tasks, root / stage.name,
+            previous = make_executor(executor, stage.pipeline(writer.staged), stage.tasks, root / stage.name,
                                      f"{writer.path.name}-{stage.name}", depends=previous)
         previous.run()  # runs (or submits) its dependencies first
         if executor.kind == "slurm" and incomplete_tasks(final, stages[-1].tasks):
@@ -181,8 +182,8 @@ def run_shard_stage(
         return Dataset.open(out), True
     tasks = len(dataset.shards)
     with writer:
-        counts = run_stages(writer, [Stage("shards", tasks, lambda staging: [
-            DatasetShardReader(dataset.path), *steps(), DatasetShardWriter(staging, kind, drop_columns, column_types)])],
+        counts = run_stages(writer, [Stage("shards", tasks, lambda staged: [
+            DatasetShardReader(dataset.path), *steps(), DatasetShardWriter(staged, kind, drop_columns, column_types)])],
             executor)["shards"]
         writer.extra_manifest[stage] = summarize(counts)
     finish_logs(out)

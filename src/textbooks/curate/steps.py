@@ -18,8 +18,9 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.utils.word_tokenizers import WordTokenizer
 
 from textbooks.curate.clean import CleanConfig, clean_text
-from textbooks.datasets import Dataset, write_shard_file
-from textbooks.dedup import TOKEN
+from textbooks.data.datasets import Dataset, write_shard_file
+from textbooks.data.dedup import TOKEN
+from textbooks.io import StagedDirectory
 
 BATCH = 256  # documents embedded, scored or written at a time
 
@@ -78,10 +79,10 @@ class DatasetShardWriter(PipelineStep):
     type = "📚 - TEXTBOOKS"
     name = "💾 dataset shard"
 
-    def __init__(self, staging: str | Path, kind: str, drop_columns: tuple[str, ...] = (),
+    def __init__(self, staged: StagedDirectory, kind: str, drop_columns: tuple[str, ...] = (),
                  column_types: dict | None = None):
         super().__init__()
-        self.staging = str(staging)
+        self.staged = staged
         self.kind = kind
         self.drop_columns = drop_columns
         self.column_types = column_types or {}  # e.g. embedding: list<float32> (Python floats infer float64)
@@ -96,7 +97,7 @@ class DatasetShardWriter(PipelineStep):
                 self.stat_update("written", value=len(rows))
                 yield rows
 
-        write_shard_file(Path(self.staging), rank, self.kind, records(), self.column_types)
+        write_shard_file(self.staged, rank, self.kind, records(), self.column_types)
         return
         yield  # a generator that yields nothing: the last step of a pipeline
 
@@ -137,7 +138,7 @@ class EmbedStep(PipelineStep):
         self.cache_path = str(cache_path)
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        from textbooks.embed import cached_embedder
+        from textbooks.data.embed import cached_embedder
 
         embedder = cached_embedder(self.embedder, self.cache_path)
         for batch in batched(data):

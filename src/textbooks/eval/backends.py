@@ -73,7 +73,7 @@ class CheckpointBackend:
     """Our `Phi` through `textbooks.model.generate` (batched, left-padded, KV-cached)."""
 
     def __init__(self, source: str, *, device: str, dtype: str, batch_size: int):
-        from textbooks.model.checkpoint import load_model
+        from textbooks.model.load import load_model
         from textbooks.tokenizer import load_tokenizer
 
         self.model = load_model(source, dtype=dtype, device=device)

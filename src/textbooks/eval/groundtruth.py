@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from textbooks.eval.benchmarks import Benchmark, Task, exits_fail
+from textbooks.eval.tasks import Benchmark, Task, exits_fail
 from textbooks.eval.download import cache_root
 from textbooks.eval.plus_check import MBPP_OUTPUT_NOT_NONE, MIN_TIME_LIMIT_S, TIME_LIMIT_FACTOR
 

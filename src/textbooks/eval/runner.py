@@ -16,20 +16,21 @@ a UserError naming file and line; nothing already written is touched.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from textbooks.errors import UserError
-from textbooks.eval.backends import Backend, Sampling
-from textbooks.eval.benchmarks import Benchmark, Task, TaskId
+from textbooks.io import atomic_write_json, read_jsonl, sha256_file
+from textbooks.eval.backends import Backend, Sampling, open_backend
+from textbooks.eval.benchmarks import load_benchmark
+from textbooks.eval.tasks import Benchmark, Task, TaskId
 from textbooks.eval.passk import KS, score
 
 GENERATION_CHUNK = 32  # completions asked of a backend at a time; each chunk is on disk before the next
@@ -55,11 +56,46 @@ class EvalSettings:
             raise UserError(f"--limit {self.limit}: expected 1 or more tasks")
 
 
+@dataclass
+class EvalConfig:
+    """`textbooks eval` (and the pipeline's `eval` section): what to score, with what, and how."""
+
+    benchmark: str = "humaneval"
+    out: Path | None = None
+    model: str | None = None  # checkpoint, run directory, preset:NAME, HF folder, or an endpoint URL
+    samples: Path | None = None  # score this JSONL instead of generating
+    backend: str = "auto"  # auto, checkpoint, hf, endpoint
+    served_model: str | None = None  # endpoint only: the served model's name (default the first listed)
+    api_key_env: str = "OPENAI_API_KEY"  # endpoint only: the variable holding the key
+    batch_size: int = 8  # prompts per forward pass (checkpoint and hf backends)
+    device: str = "cpu"
+    dtype: str = "float32"
+    data_dir: Path | None = None  # benchmark data files (else $TEXTBOOKS_BENCHMARK_DIR, then download)
+    challenge_tests: bool = False  # MBPP: also run challenge_test_list
+    progress: bool = True
+    settings: EvalSettings = field(default_factory=EvalSettings)
+
+
 @dataclass(frozen=True)
 class Sample:
     task_id: TaskId
     sample: int
     completion: str
+
+
+def run_eval(cfg: EvalConfig) -> dict[str, Any]:
+    """`textbooks eval` as a library call: load the benchmark and the backend, then `evaluate`."""
+    if (cfg.model is None) == (cfg.samples is None):
+        raise UserError("eval: give exactly one of --model M (generate and score) or --samples FILE (score only)")
+    if cfg.out is None:
+        raise UserError("eval: out is required; expected the output directory")
+    bench = load_benchmark(cfg.benchmark, cfg.data_dir, challenge_tests=cfg.challenge_tests)
+    backend = None
+    if cfg.model is not None:
+        backend = open_backend(cfg.model, cfg.backend, served_model=cfg.served_model, device=cfg.device,
+                               dtype=cfg.dtype, batch_size=cfg.batch_size, api_key_env=cfg.api_key_env)
+    return evaluate(bench, cfg.out, backend=backend, samples_file=cfg.samples, settings=cfg.settings,
+                    progress=cfg.progress)
 
 
 def evaluate(benchmark: Benchmark, out_dir: str | Path, *, backend: Backend | None = None,
@@ -80,7 +116,7 @@ def evaluate(benchmark: Benchmark, out_dir: str | Path, *, backend: Backend | No
         samples = [s for s in read_samples(Path(samples_file), benchmark) if s.task_id in wanted]
     results, isolation = execute(benchmark, samples, settings, out / "results.jsonl", progress)
     summary = {**summarize(benchmark, tasks, results, isolation, settings), "run": identity}
-    _write_json(out / "summary.json", summary)
+    atomic_write_json(out / "summary.json", summary)
     return summary
 
 
@@ -95,7 +131,9 @@ def _identity(benchmark: Benchmark, backend: Backend | None, samples_file, setti
                      "top_p": settings.top_p, "seed": settings.seed,
                      "max_new_tokens": settings.max_new_tokens or benchmark.max_new_tokens}
     else:
-        identity["samples_sha256"] = _sha256(Path(samples_file))  # the content, wherever the file moved
+        if not Path(samples_file).is_file():
+            raise UserError(f"{samples_file}: no such samples file; expected JSONL lines with task_id and completion")
+        identity["samples_sha256"] = sha256_file(samples_file)  # the content, wherever the file moved
     return identity
 
 
@@ -112,13 +150,7 @@ def _claim(path: Path, identity: dict) -> None:
             raise UserError(f"{path}: this directory holds another run ({what}); expected the same settings "
                             "to resume, or a new --out directory")
         return
-    _write_json(path, identity)
-
-
-def _sha256(path: Path) -> str:
-    if not path.is_file():
-        raise UserError(f"{path}: no such samples file; expected JSONL lines with task_id and completion")
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    atomic_write_json(path, identity)
 
 
 # -- completions -------------------------------------------------------------------------------
@@ -132,7 +164,7 @@ def read_samples(path: Path, benchmark: Benchmark) -> list[Sample]:
     the same task are its samples 0, 1, ... in file order.
     """
     samples, counts = [], Counter()
-    for number, row in _jsonl_rows(path):
+    for number, row in read_jsonl(path):
         where = f"{path}:{number}"
         completion = row.get("completion", row.get("solution"))
         if "task_id" not in row or not isinstance(completion, str):
@@ -232,27 +264,16 @@ def summarize(benchmark: Benchmark, tasks: list[Task], results: list[dict], isol
 # -- files -------------------------------------------------------------------------------------
 
 
-def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict]]:
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise UserError(f"{path}:{number}: not valid JSON ({err.msg}); expected one JSON object per line "
-                                "(delete or fix that line to resume)") from None
-            if not isinstance(row, dict):
-                raise UserError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
-            yield number, row
-
-
 def _read_own(path: Path, benchmark: Benchmark, field: str, kind) -> list:
     """Rows this harness wrote earlier (samples or results), checked line by line."""
     if not path.is_file():
         return []
     rows = []
-    for number, row in _jsonl_rows(path):
+    try:
+        lines = list(read_jsonl(path))
+    except UserError as err:
+        raise UserError(f"{err} (delete or fix that line to resume)") from None
+    for number, row in lines:
         where = f"{path}:{number}"
         if not isinstance(row.get("sample"), int) or field not in row or "completion" not in row:
             raise UserError(f"{where}: expected task_id, sample, completion and {field}; got keys {sorted(row)}")
@@ -266,9 +287,3 @@ def _append(f, row: dict) -> None:
     f.write(json.dumps(row, ensure_ascii=False) + "\n")
     f.flush()
     os.fsync(f.fileno())
-
-
-def _write_json(path: Path, value: Any) -> None:
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(partial, path)

@@ -21,7 +21,7 @@ def model_info(
     model: str = typer.Option(None, help="A checkpoint, run directory or Hugging Face Phi folder."),
 ) -> None:
     """Print a model's config and its parameter count (no weights are read)."""
-    from textbooks.model.checkpoint import PRESET_PREFIX, read_model_config
+    from textbooks.model.load import PRESET_PREFIX, read_model_config
     from textbooks.model.phi import count_parameters
 
     if (preset is None) == (model is None):
@@ -39,7 +39,7 @@ def export_hf_command(
     dtype: str = typer.Option("float32", help=DTYPE_HELP),
 ) -> None:
     """Write a transformers PhiForCausalLM folder (weights, config, tokenizer)."""
-    from textbooks.model.checkpoint import load_model
+    from textbooks.model.load import load_model
     from textbooks.model.hf import export_hf
 
     loaded = load_model(model, dtype=dtype)

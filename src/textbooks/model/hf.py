@@ -22,17 +22,8 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from textbooks.errors import UserError
-from textbooks.model.checkpoint import (
-    CONFIG_FILE,
-    WEIGHTS_FILE,
-    build_model,
-    check_state_dict,
-    dtype_name,
-    load_model,
-    parse_dtype,
-    read_json,
-    staged_directory,
-)
+from textbooks.io import read_json, staged_directory
+from textbooks.model.checkpoint import CONFIG_FILE, WEIGHTS_FILE, build_model, check_state_dict, dtype_name, is_model_dir, parse_dtype
 from textbooks.model.phi import Phi, PhiConfig
 from textbooks.tokenizer import EOS_ID, save_hf_tokenizer
 
@@ -92,18 +83,17 @@ def generation_config() -> dict:
     return {"bos_token_id": EOS_ID, "eos_token_id": EOS_ID, "pad_token_id": EOS_ID}
 
 
-def export_hf(model_or_checkpoint: Phi | str | Path, out_dir: str | Path, *, dtype: str | torch.dtype | None = None) -> Path:
+def export_hf(model: Phi, out_dir: str | Path, *, dtype: str | torch.dtype | None = None) -> Path:
     """Write a folder that `AutoModelForCausalLM.from_pretrained` and `AutoTokenizer.from_pretrained`
     load: config.json, generation_config.json, model.safetensors and the tokenizer files.
 
-    `model_or_checkpoint` is a `Phi` or anything `load_model` takes. The weights keep the model's
-    dtype unless `dtype` is given. The folder appears complete or not at all.
+    The weights keep the model's dtype unless `dtype` is given (`textbooks.model.load.load_model`
+    gets a `Phi` from a run or checkpoint). The folder appears complete or not at all.
     """
-    model = model_or_checkpoint if isinstance(model_or_checkpoint, Phi) else load_model(model_or_checkpoint)
     dtype = parse_dtype(dtype) if dtype is not None else model.lm_head.weight.dtype
     config_json = hf_config(model.config, dtype)
     tensors = {name: t.detach().to(device="cpu", dtype=dtype).contiguous() for name, t in model.state_dict().items()}
-    with staged_directory(Path(out_dir)) as staging:
+    with staged_directory(out_dir, replaceable=is_model_dir, what="model directory") as staging:
         save_file(tensors, str(staging / WEIGHTS_FILE), metadata={"format": "pt"})
         (staging / CONFIG_FILE).write_text(json.dumps(config_json, indent=2) + "\n")
         (staging / GENERATION_CONFIG_FILE).write_text(json.dumps(generation_config(), indent=2) + "\n")

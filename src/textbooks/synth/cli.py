@@ -1,4 +1,6 @@
-"""`textbooks synth textbooks|exercises ...` (teacher-written data) and `textbooks synth report DATASET`."""
+"""`textbooks synth textbooks|exercises` (teacher-written data: synth/job.py) and `textbooks synth
+report DATASET` (diversity: synth/diversity.py). Every generation option is a key of `SynthJob`:
+`--config FILE` gives them as YAML (the whole `teacher:` section too) and `key=value` overrides any."""
 
 from __future__ import annotations
 
@@ -6,77 +8,58 @@ from pathlib import Path
 
 import typer
 
-synth_app = typer.Typer(help="Synthetic data from a teacher LLM: textbooks, CodeExercises, and their diversity.", no_args_is_help=True)
-
-# Answers per request: a textbook section is long, an exercise (signature, docstring, body, asserts) short.
-DEFAULT_MAX_TOKENS = {"textbooks": 1024, "exercises": 512}
-
 
 def _generate_command(kind: str, help: str):
     def command(
-        out: Path = typer.Option(..., "--out", help="Dataset directory to write (re-running the same command resumes)."),
+        overrides: list[str] | None = typer.Argument(None, help="key=value overrides of SynthJob, e.g. teacher.max_cost_usd=20 teacher.requests_per_minute=600."),
+        config: Path | None = typer.Option(None, "--config", help="YAML file of SynthJob keys (with a teacher: section); flags and overrides win over it."),
+        out: Path | None = typer.Option(None, "--out", help="Dataset directory to write (re-running the same command resumes)."),
         endpoint: list[str] | None = typer.Option(None, "--endpoint", help="Teacher base URL, e.g. http://host:8000/v1; repeat for a fleet. None: the embedded SmolLM2 teacher."),
         model: str | None = typer.Option(None, help="Served model name (required with --endpoint)."),
         num: int | None = typer.Option(None, help="Requests (documents) to make."),
         tokens: int | None = typer.Option(None, help="Instead of --num: stop once kept records hold this many completion tokens."),
-        seed: int = typer.Option(0, help="Seeds every draw of topic, audience, style and function name."),
+        seed: int | None = typer.Option(None, help="Seeds every draw of topic, audience, style and function name (default 0)."),
         cache: Path | None = typer.Option(None, help="Teacher answer cache (SQLite); default OUT.teacher-cache.sqlite beside OUT."),
-        max_tokens_per_doc: int | None = typer.Option(None, help=f"max_tokens per answer (default {DEFAULT_MAX_TOKENS[kind]})."),
+        max_tokens_per_doc: int | None = typer.Option(None, help="max_tokens per answer (default 1024 for textbooks, 512 for exercises)."),
         max_tokens_total: int | None = typer.Option(None, help="Stop sending once this run has spent this many tokens (answers stay cached)."),
         max_in_flight: int | None = typer.Option(None, help="Requests in flight at once (default 16; 2 for the embedded teacher)."),
-        temperature: float = typer.Option(0.8, help="Sampling temperature."),
-        api_key_env: str = typer.Option("OPENAI_API_KEY", help="Environment variable holding the API key."),
+        temperature: float | None = typer.Option(None, help="Sampling temperature (default 0.8)."),
+        api_key_env: str | None = typer.Option(None, help="Environment variable holding the API key (default OPENAI_API_KEY)."),
         template: Path | None = typer.Option(None, help="Prompt template file (default: the shipped one)."),
         topics: Path | None = typer.Option(None, help="Topic taxonomy CSV (topic,subtopic; default: the shipped one)."),
-        batch_size: int = typer.Option(256, help="Requests per round (pacing only; the dataset does not depend on it)."),
-        rows_per_shard: int = typer.Option(10_000, help="Records per Parquet shard."),
+        batch_size: int | None = typer.Option(None, help="Requests per round (pacing only; the dataset does not depend on it; default 256)."),
+        rows_per_shard: int | None = typer.Option(None, help="Records per Parquet shard (default 10,000)."),
         dry_run: bool = typer.Option(False, "--dry-run", help="Print the requests and a token estimate; send nothing."),
-        structured: bool = typer.Option(True, "--structured/--no-structured", help="Exercises: ask for JSON via structured output (default), or for a ```python block (small teachers)."),
+        structured: bool | None = typer.Option(None, "--structured/--no-structured", help="Exercises: ask for JSON via structured output (default), or for a ```python block (small teachers)."),
     ) -> None:
-        from textbooks.errors import UserError
-        from textbooks.synth.constraints import Pools
-        from textbooks.synth.exercises import exercise_generator
-        from textbooks.synth.generate import SynthConfig, default_cache_path, dry_run as estimate_run, generate
-        from textbooks.synth.textbooks import textbook_generator
-        from textbooks.teacher import TeacherConfig
-        from textbooks.teacher.server import DEFAULT_MODEL_NAME, EmbeddedTeacher
+        from textbooks.config import command_config
+        from textbooks.synth.job import SynthJob, estimate_synth, run_synth
 
-        if endpoint and not model:
-            raise UserError("--model: required with --endpoint; expected the name the server serves")
-        config = SynthConfig(
-            model=model or DEFAULT_MODEL_NAME, num=num, tokens=tokens, seed=seed, temperature=temperature,
-            max_tokens_per_doc=max_tokens_per_doc or DEFAULT_MAX_TOKENS[kind], batch_size=batch_size, rows_per_shard=rows_per_shard,
-            structured_output=structured,
-        )
-        make = textbook_generator if kind == "textbooks" else exercise_generator
-        generator = make(config, template=template, pools=Pools.load(topics=topics))
-        cache_path = cache or default_cache_path(out)
+        job = command_config(SynthJob, config, overrides or [], {
+            "out": out, "teacher.endpoints": endpoint or None, "teacher.model": model,
+            "teacher.max_tokens_total": max_tokens_total, "teacher.max_in_flight": max_in_flight,
+            "teacher.api_key_env": api_key_env, "num": num, "tokens": tokens, "seed": seed, "cache": cache,
+            "max_tokens_per_doc": max_tokens_per_doc, "temperature": temperature, "template": template,
+            "topics": topics, "batch_size": batch_size, "rows_per_shard": rows_per_shard, "structured": structured,
+        })
         if dry_run:
-            result, note = estimate_run(generator, cache_path)
+            result, note = estimate_synth(kind, job)
             print(f"dry run, nothing sent: {result}")
             if note:
                 print(note)
             return
-        limits = {"api_key_env": api_key_env, "max_tokens_total": max_tokens_total}
-        if max_in_flight is not None:
-            limits["max_in_flight"] = max_in_flight
-        if endpoint:
-            result = generate(generator, TeacherConfig(endpoints=list(endpoint), model=config.model, **limits), out, cache_path)
-        else:
-            with EmbeddedTeacher(model_name=config.model) as teacher:
-                result = generate(generator, teacher.config(**limits), out, cache_path)
+        result = run_synth(kind, job)
         stats = result.stats
         rejected = ", ".join(f"{k} {v}" for k, v in sorted(stats["rejected"].items(), key=lambda kv: -kv[1])) or "none"
         state = "already done, nothing to do" if result.already_done else f"this run spent {result.spent_tokens:,} new tokens"
-        print(f"{out}: {result.dataset.num_rows:,} {result.dataset.kind} records of {stats['requests']:,} requests "
+        print(f"{job.out}: {result.dataset.num_rows:,} {result.dataset.kind} records of {stats['requests']:,} requests "
               f"(rejected: {rejected}); {state}")
 
     command.__doc__ = help
     return command
 
 
-@synth_app.command()
-def report(
+def report_command(
     dataset: Path = typer.Argument(..., help="A synthetic dataset directory."),
     embedder: str = typer.Option("hashing", help="'hashing' (lexical, fast) or 'minilm' (all-MiniLM-L6-v2, semantic)."),
     sample: int = typer.Option(2000, help="Records sampled for distinct n-grams and embedding distance."),
@@ -93,9 +76,9 @@ def report(
     print(f"saved {path}")
 
 
-synth_app.command("textbooks")(_generate_command("textbooks", "Synthetic textbook sections: drawn topic, audience and style per request."))
-synth_app.command("exercises")(_generate_command("exercises", "CodeExercises: docstring -> function problems checked in the sandbox."))
-
-
 def register(app: typer.Typer) -> None:
+    synth_app = typer.Typer(help="Synthetic data from a teacher LLM: textbooks, CodeExercises, and their diversity.", no_args_is_help=True)
+    synth_app.command("textbooks")(_generate_command("textbooks", "Synthetic textbook sections: drawn topic, audience and style per request."))
+    synth_app.command("exercises")(_generate_command("exercises", "CodeExercises: docstring -> function problems checked in the sandbox."))
+    synth_app.command("report")(report_command)
     app.add_typer(synth_app, name="synth")

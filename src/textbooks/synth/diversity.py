@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from textbooks.datasets import Dataset, write_json_atomic
-from textbooks.dedup import tokens
-from textbooks.embed import Embedder, get_embedder
+from textbooks.data.datasets import Dataset
+from textbooks.io import atomic_write_json
+from textbooks.data.dedup import tokens
+from textbooks.data.embed import Embedder, get_embedder
 
 NGRAM_SIZES = (1, 2, 3, 4)
 PERCENTILES = (5, 25, 50, 75, 95)
@@ -138,4 +139,4 @@ def default_report_path(dataset: str | Path) -> Path:
 
 
 def save_report(report: dict[str, Any], path: str | Path) -> None:
-    write_json_atomic(Path(path), report)
+    atomic_write_json(path, report)

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from textbooks.datasets import Dataset, DatasetWriter
-from textbooks.dedup import NearDedup
+from textbooks.data.datasets import Dataset, DatasetWriter
+from textbooks.data.dedup import NearDedup
 from textbooks.errors import UserError
 from textbooks.synth.constraints import Constraints, Pools, request_seed
 from textbooks.synth.templates import Template

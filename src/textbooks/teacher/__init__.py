@@ -2,7 +2,7 @@
 
 Public API (stable; other stages build on it):
 
-    TeacherConfig(endpoints, model, api_key_env="OPENAI_API_KEY", max_in_flight=16,
+    TeacherConfig(endpoints, model, api_key_env="OPENAI_API_KEY", max_in_flight=None (16),
                   requests_per_minute=None, tokens_per_minute=None, max_tokens_total=None,
                   max_cost_usd=None, prices={model: [in_usd_per_1M, out_usd_per_1M]},
                   timeout_s=120, max_retries=6, backoff_base_s=0.5, backoff_max_s=30,
@@ -23,7 +23,7 @@ Public API (stable; other stages build on it):
     AnswerCache(path)                                            # SQLite (WAL), one commit per answer
     json_schema_format(schema, flavour="openai") -> response_format    # client adapts it per server
     parse_json_answer(text) -> Any                               # tolerant JSON parsing
-    EmbeddedTeacher(...)   # with EmbeddedTeacher() as t: t.base_url, t.model, t.config()
+    EmbeddedTeacher(...)   # with EmbeddedTeacher() as t: t.base_url, t.model, t.config(base=None)
                            # (textbooks.teacher.server; needs the `teacher` extra)
 """
 

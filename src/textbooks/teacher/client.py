@@ -51,16 +51,18 @@ log = logging.getLogger("textbooks.teacher")
 # A server asking for a longer pause than this is treated as down for good by this run.
 MAX_RETRY_AFTER_S = 600.0
 BODY_SNIPPET_CHARS = 300
+DEFAULT_MAX_IN_FLIGHT = 16
 
 
 @dataclass(frozen=True)
 class TeacherConfig:
-    """Where the teacher is and how hard to push it (YAML section `teacher:`)."""
+    """Where the teacher is and how hard to push it: the `teacher:` section of a synth config (and
+    of the pipeline file). No endpoints means the embedded teacher."""
 
     endpoints: list[str] = field(default_factory=list)  # base URLs ending in /v1; several share the load
     model: str = ""  # the served model's name
     api_key_env: str = "OPENAI_API_KEY"  # the key is read from this variable; unset = no key (local servers)
-    max_in_flight: int = 16
+    max_in_flight: int | None = None  # requests in flight at once; None: 16 (the embedded teacher: 2)
     requests_per_minute: float | None = None
     tokens_per_minute: float | None = None  # prompt (chars/4 estimate) + max_tokens, corrected by `usage`
     max_tokens_total: int | None = None  # stop sending once this run's usage reaches it
@@ -76,13 +78,17 @@ class TeacherConfig:
     def __post_init__(self) -> None:
         if isinstance(self.endpoints, str):  # one URL given as a plain string
             object.__setattr__(self, "endpoints", [self.endpoints])
-        if self.max_in_flight < 1:
+        if self.max_in_flight is not None and self.max_in_flight < 1:
             raise UserError(f"teacher.max_in_flight: {self.max_in_flight}; expected >= 1")
         if self.max_retries < 0:
             raise UserError(f"teacher.max_retries: {self.max_retries}; expected >= 0")
         for model, price in self.prices.items():
             if len(price) != 2:
                 raise UserError(f"teacher.prices.{model}: {price!r}; expected [input_usd_per_1M, output_usd_per_1M]")
+
+    @property
+    def in_flight(self) -> int:
+        return self.max_in_flight or DEFAULT_MAX_IN_FLIGHT
 
     def with_endpoint(self, base_url: str, model: str) -> TeacherConfig:
         """This config pointed at one server (e.g. the embedded teacher)."""
@@ -196,7 +202,7 @@ class TeacherClient:
         """Open the connection pool and learn each endpoint's flavour (idempotent)."""
         if self._http is not None:
             return
-        self._http = self._connections(self.config.max_in_flight)
+        self._http = self._connections(self.config.in_flight)
         await asyncio.gather(*(self._probe(e) for e in self._pool.endpoints))
         if not self._pool.healthy():
             # Every endpoint refused the connection: nothing listens, and waiting out cool-downs
@@ -335,7 +341,7 @@ class TeacherClient:
                     report.finish_reasons[result.finish_reason] += 1
                     await _call(on_answer, result)
 
-        workers = [asyncio.create_task(worker()) for _ in range(self.config.max_in_flight)]
+        workers = [asyncio.create_task(worker()) for _ in range(self.config.in_flight)]
         try:
             await asyncio.gather(*workers)
         finally:

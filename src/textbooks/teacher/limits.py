@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from textbooks.errors import UserError
@@ -36,13 +36,15 @@ class TokenBucket:
     long-run rate still holds.
     """
 
-    def __init__(self, per_minute: float, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, per_minute: float, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
         if per_minute <= 0:
             raise UserError(f"teacher rate limit: {per_minute} per minute; expected a positive number")
         self.rate_per_s = per_minute / 60.0
         self.capacity = max(1.0, self.rate_per_s)
         self._tokens = self.capacity
         self._clock = clock
+        self._sleep = sleep
         self._updated = clock()
         self._lock = asyncio.Lock()  # first come, first served
 
@@ -55,7 +57,7 @@ class TokenBucket:
         async with self._lock:
             self._refill()
             while self._tokens < min(amount, self.capacity):
-                await asyncio.sleep((min(amount, self.capacity) - self._tokens) / self.rate_per_s)
+                await self._sleep((min(amount, self.capacity) - self._tokens) / self.rate_per_s)
                 self._refill()
             self._tokens -= amount
 

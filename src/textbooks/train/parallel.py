@@ -123,11 +123,6 @@ def gradient_sync(model: nn.Module, strategy: str, enabled: bool):
     yield
 
 
-def unwrap(model: nn.Module) -> nn.Module:
-    """The `Phi` inside a DDP wrapper (FSDP2 shards in place, no wrapper)."""
-    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
-
-
 def all_reduce_sum(tensor: torch.Tensor, runtime: Runtime) -> torch.Tensor:
     if runtime.distributed:
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)

@@ -25,7 +25,7 @@ from torch import nn
 from textbooks.config import dump_yaml, load_config, read_yaml, to_dict
 from textbooks.errors import UserError
 from textbooks.model.phi import IGNORE_INDEX, Phi, PhiConfig, flops_per_token
-from textbooks.train import checkpoint, parallel
+from textbooks.train import parallel, state
 from textbooks.train.config import TrainConfig, preset_path
 from textbooks.train.loader import PackedData
 from textbooks.train.metrics import MetricsLogger, Throughput, device_peak_flops, plot_loss_curves
@@ -80,7 +80,7 @@ class Trainer:
         self.cfg, self.run_dir, self.rt, self.init = cfg, run_dir, runtime, init
         self.model_config = model_config_of(cfg)
         self.accum = cfg.grad_accum_steps(runtime.world_size)
-        self.resume_from = checkpoint.latest(run_dir)
+        self.resume_from = state.latest(run_dir)
         self._check_run_dir()
         self.data = PackedData(data_dir, vocab_size=self.model_config.vocab_size, loss_on=cfg.data.loss_on)
         self.order = self.data.sample_order(cfg.data.seq_len, cfg.seed)
@@ -99,7 +99,7 @@ class Trainer:
         self.optimizer = build_optimizer(self.model, cfg, runtime.device)
         self.step = 0
         if self.resume_from is not None:
-            checkpoint.load(self.resume_from, self.model, self.optimizer, self.rt, self.model_config)
+            state.load(self.resume_from, self.model, self.optimizer, self.rt, self.model_config)
             self.step = self.resume_from.step
         self.tokens_per_step = cfg.batch.global_batch * cfg.data.seq_len
 
@@ -159,13 +159,13 @@ class Trainer:
         log.close()
         if self.rt.is_main and cfg.log.plot:
             plot_loss_curves({self.run_dir.name: self.run_dir}, self.run_dir / "loss.png")
-        best = checkpoint.best(self.run_dir)
+        best = state.best(self.run_dir)
         return {"run_dir": str(self.run_dir), "step": self.step, **last,
                 "best": str(best.path) if best is not None else None}
 
     def save(self, metrics: dict, log: MetricsLogger) -> None:
         cfg = self.cfg
-        saved = checkpoint.save(self.run_dir, self.step, self.model, self.optimizer, self.rt,
+        saved = state.save(self.run_dir, self.step, self.model, self.optimizer, self.rt,
                                 model_config=self.model_config,
                                 meta={"tokens": self.step * self.tokens_per_step, "metrics": metrics},
                                 keep_last=cfg.checkpoint.keep_last, best_by=cfg.checkpoint.best_by,
@@ -257,9 +257,9 @@ def build_optimizer(model: nn.Module, cfg: TrainConfig, device: torch.device) ->
 
 def load_init(model: Phi, init: Path, model_config: PhiConfig) -> None:
     """Start from the weights of `--init`: a model, step or run directory, or a Hugging Face folder."""
-    from textbooks.model.checkpoint import load_model, read_model_config
+    from textbooks.model.load import load_model, read_model_config
 
-    checkpoint.check_architecture(read_model_config(init).to_dict(), model_config, f"--init {init}")
+    state.check_architecture(read_model_config(init).to_dict(), model_config, f"--init {init}")
     model.load_state_dict(load_model(init).state_dict())
 
 

@@ -8,15 +8,7 @@
                               tokens[off[i]:off[i+1]], its closing <|endoftext|> included
       val/...                 the same for the held-out documents
 
-`tokens-*.bin` starts with a 32-byte little-endian header, then `count` ids of `itemsize` bytes:
-
-    magic     8 bytes  b"TBTOKENS"
-    version   uint32   1
-    itemsize  uint32   2 (uint16 ids) or 4 (uint32 ids: vocabularies over 65,536 tokens)
-    count     uint64   number of ids that follow
-    vocab     uint64   vocabulary size of the tokenizer that wrote them (every id is below it)
-
-so `np.memmap(path, dtype, mode="r", offset=32, shape=(count,))` reads the ids in place.
+The shard files' layout is in textbooks.train.shards.
 
 pack.json: `fingerprint` (hash of the settings, the tokenizer and the input fingerprints; an
 unchanged re-run is a no-op), `dtype`, `itemsize`, `vocab_size`, `eos_id`, `loss_on`, `seed`,
@@ -28,7 +20,7 @@ Shard k of each split comes from work unit k: the k-th Parquet shard of the inpu
 (input 0's shards, then input 1's, ...). Units are tokenized in parallel (`workers` processes, the
 fast tokenizer's `encode_batch`) and each is marked done in the staging directory `.OUT.partial/`,
 so an interrupted run resumes at the first unfinished unit; the finished directory is renamed into
-place with its manifest, like a dataset (see textbooks.datasets). A split part with no documents
+place with its manifest, like a dataset (see textbooks.data.datasets). A split part with no documents
 writes no files.
 
 Mixture: an input's weight is how many times its documents are seen per pass over the pack.
@@ -54,14 +46,12 @@ as the separator: only the packer places separators.
 from __future__ import annotations
 
 import hashlib
-import json
 import multiprocessing
 import os
-import shutil
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -70,65 +60,17 @@ import pyarrow.parquet as pq
 from tokenizers import Tokenizer
 
 from textbooks import __version__
-from textbooks.datasets import Dataset, replace_dir, fingerprint, write_json_atomic
+from textbooks.data.datasets import Dataset, fingerprint
 from textbooks.errors import UserError
+from textbooks.io import StagedDirectory, finished_manifest
+from textbooks.train.shards import FORMAT_VERSION, MANIFEST, SPLITS, ShardWriter, token_dtype
 
 LossOn = Literal["all", "solution"]
 LOSS_ON: tuple[str, ...] = ("all", "solution")
 EOS_TOKEN = "<|endoftext|>"
-MANIFEST = "pack.json"
-SPLITS = ("train", "val")
 STAGE = "tokenize"
 
-MAGIC = b"TBTOKENS"
-FORMAT_VERSION = 1
-HEADER = np.dtype([("magic", "S8"), ("version", "<u4"), ("itemsize", "<u4"), ("count", "<u8"), ("vocab", "<u8")])
-HEADER_BYTES = HEADER.itemsize  # 32
-DTYPES = {2: np.dtype("<u2"), 4: np.dtype("<u4")}
 BATCH_ROWS = 1024
-
-
-def token_dtype(vocab_size: int) -> np.dtype:
-    """uint16 while every id fits (vocab <= 65,536), else uint32."""
-    return DTYPES[2] if vocab_size <= 1 << 16 else DTYPES[4]
-
-
-def tokens_name(index: int) -> str:
-    return f"tokens-{index:05d}.bin"
-
-
-def mask_name(index: int) -> str:
-    return f"mask-{index:05d}.bin"
-
-
-def docs_name(index: int) -> str:
-    return f"docs-{index:05d}.idx"
-
-
-def pack_header(itemsize: int, count: int, vocab_size: int) -> bytes:
-    return np.array([(MAGIC, FORMAT_VERSION, itemsize, count, vocab_size)], dtype=HEADER).tobytes()
-
-
-def read_header(path: Path) -> dict[str, int]:
-    """The header of a tokens-*.bin file, checked against its size; errors name the file."""
-    size = path.stat().st_size
-    if size < HEADER_BYTES:
-        raise UserError(f"{path}: {size} bytes, shorter than the {HEADER_BYTES}-byte token shard header")
-    with path.open("rb") as handle:
-        header = np.frombuffer(handle.read(HEADER_BYTES), dtype=HEADER)[0]
-    if header["magic"] != MAGIC:
-        raise UserError(f"{path}: not a token shard (magic {bytes(header['magic'])!r}; expected {MAGIC!r})")
-    if header["version"] != FORMAT_VERSION:
-        raise UserError(f"{path}: token shard format version {header['version']}; expected {FORMAT_VERSION}")
-    itemsize, count, vocab = int(header["itemsize"]), int(header["count"]), int(header["vocab"])
-    if itemsize not in DTYPES:
-        raise UserError(f"{path}: token item size {itemsize} bytes; expected 2 (uint16) or 4 (uint32)")
-    body = size - HEADER_BYTES
-    if body % itemsize:
-        raise UserError(f"{path}: {body} bytes of tokens is not a multiple of {itemsize} bytes (truncated or corrupt shard)")
-    if body // itemsize != count:
-        raise UserError(f"{path}: holds {body // itemsize} tokens but its header says {count} (truncated or corrupt shard)")
-    return {"itemsize": itemsize, "count": count, "vocab": vocab}
 
 
 @dataclass(frozen=True)
@@ -167,6 +109,29 @@ class _Unit:
     copies: np.ndarray  # training copies per row (0 for held-out rows)
     held_out: np.ndarray  # bool per row
     seed: int
+
+
+@dataclass
+class TokenizeConfig:
+    """`textbooks tokenize` (and the pipeline's `tokenize` section)."""
+
+    inputs: list[str] = field(default_factory=list)  # DATASET[:WEIGHT] each
+    out: Path | None = None
+    val_fraction: float = 0.005  # seeded fraction of each input's documents held out (at least one)
+    loss_on: LossOn = "all"  # exercises: "all" trains on every token (phi-1), "solution" masks the prompt
+    seed: int = 0  # the held-out choice, fractional weights and copy order
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    tokenizer: Path | None = None  # a tokenizer.json; None: phi-1's (codegen-350M-mono)
+
+
+def tokenize(cfg: TokenizeConfig) -> dict[str, Any]:
+    """`textbooks tokenize` as a library call; returns pack.json."""
+    if not cfg.inputs:
+        raise UserError("tokenize: no input; expected --input DATASET[:WEIGHT] (or `inputs:` in the config)")
+    if cfg.out is None:
+        raise UserError("tokenize: --out is required (or `out:` in the config); expected the pack directory")
+    return pack_datasets([MixtureInput.parse(spec) for spec in cfg.inputs], cfg.out, val_fraction=cfg.val_fraction,
+                         loss_on=cfg.loss_on, seed=cfg.seed, workers=cfg.workers, tokenizer=cfg.tokenizer)
 
 
 def pack_datasets(
@@ -210,24 +175,21 @@ def pack_datasets(
         "format_version": FORMAT_VERSION,
     }
     fp = fingerprint(STAGE, config, [ds.fingerprint for ds in datasets])
-    existing = _finished_manifest(out)
+    existing = finished_manifest(out, MANIFEST, "token pack")
     if existing is not None and existing.get("fingerprint") == fp:
         return existing
 
-    staging = out.parent / f".{out.name}.partial"
-    marker = staging / ".fingerprint"
-    if staging.exists() and (not marker.is_file() or marker.read_text().strip() != fp):
-        shutil.rmtree(staging)  # left by a run with other settings: nothing to resume
+    staged = StagedDirectory(out, fp).open()
+    staging = staged.path
     for split in SPLITS:
         (staging / split).mkdir(parents=True, exist_ok=True)
-    marker.write_text(fp)
 
     units = _plan_units(datasets, inputs, val_fraction, seed)
-    todo = [u for u in units if not (staging / _done_name(u.index)).is_file()]
+    todo = [u for u in units if not staged.is_done(_unit_name(u.index))]
     settings = (tokenizer_json, eos_id, vocab_size, loss_on, str(staging), workers > 1)
     for stats in _run_units(todo, settings, workers):
-        write_json_atomic(staging / _done_name(stats["unit"]), stats)
-    unit_stats = [json.loads((staging / _done_name(u.index)).read_text()) for u in units]
+        staged.mark_done(_unit_name(stats["unit"]), stats)
+    unit_stats = [staged.done_info(_unit_name(u.index)) for u in units]
 
     manifest = _manifest(
         datasets, inputs, unit_stats, config, fp,
@@ -235,11 +197,7 @@ def pack_datasets(
     )
     if manifest["splits"]["train"]["tokens"] == 0:
         raise UserError("empty mixture: the inputs produced no training tokens")
-    for done in staging.glob("unit-*.done"):
-        done.unlink()
-    marker.unlink()
-    write_json_atomic(staging / MANIFEST, manifest)
-    replace_dir(staging, out)
+    staged.publish(MANIFEST, manifest)
     return manifest
 
 
@@ -259,20 +217,8 @@ def _resolve_tokenizer(tokenizer: Tokenizer | str | Path | None) -> Tokenizer:
         raise UserError(f"{path}: not a tokenizers tokenizer.json ({err})") from None
 
 
-def _finished_manifest(out: Path) -> dict[str, Any] | None:
-    manifest = out / MANIFEST
-    if manifest.is_file():
-        try:
-            return json.loads(manifest.read_text(encoding="utf-8"))
-        except json.JSONDecodeError:
-            return None
-    if out.exists() and any(out.iterdir()):
-        raise UserError(f"{out}: exists and is not a token pack (no {MANIFEST}); refusing to replace it")
-    return None
-
-
-def _done_name(index: int) -> str:
-    return f"unit-{index:05d}.done"
+def _unit_name(index: int) -> str:
+    return f"unit-{index:05d}"
 
 
 def _plan_units(datasets: Sequence[Dataset], inputs: Sequence[MixtureInput], val_fraction: float, seed: int) -> list[_Unit]:
@@ -333,7 +279,7 @@ def _init_worker(tokenizer_json: str, eos_id: int, vocab_size: int, loss_on: str
 def _pack_unit(unit: _Unit) -> dict[str, Any]:
     """Tokenize one input shard into train and val shard `unit.index`; returns its counts."""
     staging: Path = _WORKER["staging"]
-    writers = {split: _ShardWriter(staging / split, unit.index, _WORKER["dtype"], _WORKER["vocab_size"]) for split in SPLITS}
+    writers = {split: ShardWriter(staging / split, unit.index, _WORKER["dtype"], _WORKER["vocab_size"]) for split in SPLITS}
     rng = np.random.default_rng([unit.seed, unit.input_index, unit.index])
     columns = ["prompt", "solution"] if unit.kind == "exercise" else ["text"]
     row = 0
@@ -369,50 +315,6 @@ def _encode(kind: str, columns: dict[str, list[str]]) -> tuple[list[np.ndarray],
         mask[: len(prompt.ids)] = prompt_weight
         masks.append(mask)
     return ids, masks
-
-
-class _ShardWriter:
-    """Appends documents to one split's shard files (temp names, renamed on close)."""
-
-    def __init__(self, directory: Path, index: int, dtype: np.dtype, vocab_size: int) -> None:
-        self.index = index
-        self.paths = [directory / name for name in (tokens_name(index), mask_name(index), docs_name(index))]
-        self.dtype, self.vocab_size = dtype, vocab_size
-        self.files: list[Any] = []
-        self.count = 0
-        self.documents = 0
-
-    def append(self, documents: list[np.ndarray], masks: list[np.ndarray]) -> None:
-        if not documents:
-            return
-        if not self.files:
-            self.files = [open(self._tmp(p), "wb") for p in self.paths]
-            self.files[0].write(pack_header(self.dtype.itemsize, 0, self.vocab_size))
-            self.files[2].write(np.zeros(1, dtype="<i8").tobytes())
-        tokens_file, mask_file, docs_file = self.files
-        tokens_file.write(np.concatenate(documents).tobytes())
-        mask_file.write(np.concatenate(masks).tobytes())
-        ends = self.count + np.cumsum([len(d) for d in documents], dtype=np.int64)
-        docs_file.write(ends.astype("<i8").tobytes())
-        self.count = int(ends[-1])
-        self.documents += len(documents)
-
-    def close(self) -> dict[str, Any] | None:
-        """Finish the header, move the files into place; None when the shard got no documents."""
-        if not self.files:
-            return None
-        tokens_file = self.files[0]
-        tokens_file.seek(0)
-        tokens_file.write(pack_header(self.dtype.itemsize, self.count, self.vocab_size))
-        for handle in self.files:
-            handle.close()
-        for path in self.paths:
-            os.replace(self._tmp(path), path)
-        return {"index": self.index, "documents": self.documents, "tokens": self.count}
-
-    @staticmethod
-    def _tmp(path: Path) -> Path:
-        return path.with_name(f".{path.name}.tmp")
 
 
 def _manifest(

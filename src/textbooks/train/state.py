@@ -41,6 +41,7 @@ from torch.distributed.checkpoint.state_dict import (
 from torch.distributed.checkpoint.stateful import Stateful
 
 from textbooks.errors import UserError
+from textbooks.io import atomic_write_text
 from textbooks.model.phi import PhiConfig
 from textbooks.train.parallel import Runtime, barrier
 
@@ -116,10 +117,10 @@ def save(run_dir: Path, step: int, model: nn.Module, optimizer: torch.optim.Opti
         save_checkpoint(full, model_config, tmp / "model")
         if score is not None:
             meta["metrics"] = {**meta.get("metrics", {}), **score(tmp / "model")}
-        _write_atomic(tmp / META, json.dumps(meta, indent=2))
+        atomic_write_text(tmp / META, json.dumps(meta, indent=2))
         shutil.rmtree(final, ignore_errors=True)  # the same step saved by a run that died after it
         os.replace(tmp, final)
-        _write_atomic(root / LATEST, final.name + "\n")
+        atomic_write_text(root / LATEST, final.name + "\n")
         _update_best(root, final, meta, best_by)
         _prune(root, keep_last)
     barrier(runtime)
@@ -185,7 +186,7 @@ def _update_best(root: Path, final: Path, meta: dict, best_by: str) -> None:
         old = current.meta.get("metrics", {}).get(best_by)
         if old is not None and (value >= old if LOWER_IS_BETTER[best_by] else value <= old):
             return
-    _write_atomic(root / BEST, final.name + "\n")
+    atomic_write_text(root / BEST, final.name + "\n")
 
 
 def _prune(root: Path, keep_last: int) -> None:
@@ -197,12 +198,3 @@ def _prune(root: Path, keep_last: int) -> None:
     for path in _complete_steps(root):
         if path not in keep:
             shutil.rmtree(path)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)

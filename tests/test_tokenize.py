@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 from tokenizers import Tokenizer, models, pre_tokenizers
 
-from textbooks.curate.sources import import_local_trees
-from textbooks.datasets import Dataset, import_jsonl
+from textbooks.data.sources import import_local_trees
+from textbooks.data.datasets import Dataset, import_jsonl
 from textbooks.errors import UserError
 from textbooks.tokenizer import EOS_ID, load_tokenizer
-from textbooks.train import pack
-from textbooks.train.pack import HEADER_BYTES, MixtureInput, pack_datasets, read_header, token_dtype
+from textbooks.train import tokenize as pack
+from textbooks.train.shards import DTYPES, HEADER_BYTES, read_header, token_dtype
+from textbooks.train.tokenize import MixtureInput, pack_datasets
 
 from conftest import run_cli
 
@@ -49,7 +50,7 @@ def read_split(directory: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
     docs, masks = [], []
     for tokens_path in sorted(directory.glob("tokens-*.bin")):
         header = read_header(tokens_path)
-        tokens = np.fromfile(tokens_path, dtype=pack.DTYPES[header["itemsize"]], offset=HEADER_BYTES)
+        tokens = np.fromfile(tokens_path, dtype=DTYPES[header["itemsize"]], offset=HEADER_BYTES)
         mask = np.fromfile(directory / tokens_path.name.replace("tokens", "mask"), dtype=np.uint8)
         offsets = np.fromfile(directory / tokens_path.name.replace("tokens", "docs").replace(".bin", ".idx"), dtype="<i8")
         assert offsets[0] == 0 and offsets[-1] == len(tokens) == len(mask) == header["count"]

@@ -1,0 +1,1 @@
+"""The data layer every stage shares: datasets, record schemas, sources, dedup, embeddings."""

@@ -1,0 +1,92 @@
+"""`textbooks synth textbooks|exercises` as a library call: the command's typed config and its run.
+
+    job = command_config(SynthJob, "synth.yaml", ["num=100", "teacher.max_cost_usd=20"])
+    result = run_synth("exercises", job)
+
+`SynthJob.teacher` is the whole `TeacherConfig` (endpoints, limits, budget, prices, retries,
+timeouts); with no endpoints the embedded SmolLM2 teacher is started for the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from textbooks.errors import UserError
+from textbooks.synth.constraints import Pools
+from textbooks.synth.exercises import exercise_generator
+from textbooks.synth.generate import SynthConfig, SynthResult, default_cache_path, dry_run, generate
+from textbooks.synth.textbooks import textbook_generator
+from textbooks.teacher import Estimate, TeacherConfig
+
+Kind = Literal["textbooks", "exercises"]
+# Answers per request: a textbook section is long, an exercise (signature, docstring, body, asserts) short.
+DEFAULT_MAX_TOKENS = {"textbooks": 1024, "exercises": 512}
+
+
+@dataclass
+class SynthJob:
+    """One synthetic dataset: where it goes, the teacher, and what decides its records."""
+
+    out: Path | None = None
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    num: int | None = None  # requests (documents) to make; or:
+    tokens: int | None = None  # stop once kept records hold this many completion tokens
+    seed: int = 0  # seeds every draw of topic, audience, style and function name
+    temperature: float = 0.8
+    max_tokens_per_doc: int | None = None  # None: DEFAULT_MAX_TOKENS of the kind
+    # Exercises: JSON through structured output, or a ```python block (small teachers follow it better).
+    structured: bool = True
+    batch_size: int = 256  # requests per round (pacing only; the dataset does not depend on it)
+    rows_per_shard: int = 10_000
+    cache: Path | None = None  # teacher answer cache (SQLite); None: OUT.teacher-cache.sqlite beside OUT
+    template: Path | None = None  # prompt template file; None: the shipped one
+    topics: Path | None = None  # topic taxonomy CSV (topic,subtopic); None: the shipped one
+
+    def synth_config(self, kind: Kind, model: str) -> SynthConfig:
+        return SynthConfig(
+            model=model, num=self.num, tokens=self.tokens, seed=self.seed, temperature=self.temperature,
+            max_tokens_per_doc=self.max_tokens_per_doc or DEFAULT_MAX_TOKENS[kind], batch_size=self.batch_size,
+            rows_per_shard=self.rows_per_shard, structured_output=self.structured,
+        )
+
+
+def _generator(kind: Kind, job: SynthJob, model: str):
+    make = textbook_generator if kind == "textbooks" else exercise_generator
+    return make(job.synth_config(kind, model), template=job.template, pools=Pools.load(topics=job.topics))
+
+
+def _model_name(job: SynthJob) -> str:
+    from textbooks.teacher.server import DEFAULT_MODEL_NAME
+
+    if job.teacher.endpoints and not job.teacher.model:
+        raise UserError("--model: required with --endpoint (teacher.model); expected the name the server serves")
+    return job.teacher.model or DEFAULT_MODEL_NAME
+
+
+def estimate_synth(kind: Kind, job: SynthJob) -> tuple[Estimate, str]:
+    """What `run_synth` would send (requests, tokens, cost) and a note; sends nothing."""
+    out = _out(job)
+    return dry_run(_generator(kind, job, _model_name(job)), job.cache or default_cache_path(out))
+
+
+def run_synth(kind: Kind, job: SynthJob) -> SynthResult:
+    """Generate the dataset at `job.out` (resumable), starting the embedded teacher when no endpoint is set."""
+    out = _out(job)
+    model = _model_name(job)
+    generator = _generator(kind, job, model)
+    cache_path = job.cache or default_cache_path(out)
+    if job.teacher.endpoints:
+        return generate(generator, dataclasses.replace(job.teacher, model=model), out, cache_path)
+    from textbooks.teacher.server import EmbeddedTeacher
+
+    with EmbeddedTeacher(model_name=model) as teacher:
+        return generate(generator, teacher.config(job.teacher), out, cache_path)
+
+
+def _out(job: SynthJob) -> Path:
+    if job.out is None:
+        raise UserError("synth: --out is required (or `out:` in the config); expected the dataset directory")
+    return job.out

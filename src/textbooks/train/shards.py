@@ -1,0 +1,150 @@
+"""The token shard files of a pack, written by `textbooks tokenize` and read by the loader.
+
+    OUT/
+      pack.json               manifest (see textbooks.train.tokenize)
+      train/tokens-00000.bin  header + flat token ids, documents each followed by <|endoftext|>
+      train/mask-00000.bin    uint8 loss mask, one byte per token: 1 = the token is a training target
+      train/docs-00000.idx    int64 document boundaries: n_docs + 1 offsets; document i is
+                              tokens[off[i]:off[i+1]], its closing <|endoftext|> included
+      val/...                 the same for the held-out documents
+
+`tokens-*.bin` starts with a 32-byte little-endian header, then `count` ids of `itemsize` bytes:
+
+    magic     8 bytes  b"TBTOKENS"
+    version   uint32   1
+    itemsize  uint32   2 (uint16 ids) or 4 (uint32 ids: vocabularies over 65,536 tokens)
+    count     uint64   number of ids that follow
+    vocab     uint64   vocabulary size of the tokenizer that wrote them (every id is below it)
+
+so `np.memmap(path, dtype, mode="r", offset=32, shape=(count,))` reads the ids in place.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from textbooks.errors import UserError
+
+MANIFEST = "pack.json"
+SPLITS = ("train", "val")
+MAGIC = b"TBTOKENS"
+FORMAT_VERSION = 1
+HEADER = np.dtype([("magic", "S8"), ("version", "<u4"), ("itemsize", "<u4"), ("count", "<u8"), ("vocab", "<u8")])
+HEADER_BYTES = HEADER.itemsize  # 32
+DTYPES = {2: np.dtype("<u2"), 4: np.dtype("<u4")}
+
+
+def token_dtype(vocab_size: int) -> np.dtype:
+    """uint16 while every id fits (vocab <= 65,536), else uint32."""
+    return DTYPES[2] if vocab_size <= 1 << 16 else DTYPES[4]
+
+
+def tokens_name(index: int) -> str:
+    return f"tokens-{index:05d}.bin"
+
+
+def mask_name(index: int) -> str:
+    return f"mask-{index:05d}.bin"
+
+
+def docs_name(index: int) -> str:
+    return f"docs-{index:05d}.idx"
+
+
+def pack_header(itemsize: int, count: int, vocab_size: int) -> bytes:
+    return np.array([(MAGIC, FORMAT_VERSION, itemsize, count, vocab_size)], dtype=HEADER).tobytes()
+
+
+def read_header(path: Path) -> dict[str, int]:
+    """The header of a tokens-*.bin file, checked against its size; errors name the file."""
+    size = path.stat().st_size
+    if size < HEADER_BYTES:
+        raise UserError(f"{path}: {size} bytes, shorter than the {HEADER_BYTES}-byte token shard header")
+    with path.open("rb") as handle:
+        header = np.frombuffer(handle.read(HEADER_BYTES), dtype=HEADER)[0]
+    if header["magic"] != MAGIC:
+        raise UserError(f"{path}: not a token shard (magic {bytes(header['magic'])!r}; expected {MAGIC!r})")
+    if header["version"] != FORMAT_VERSION:
+        raise UserError(f"{path}: token shard format version {header['version']}; expected {FORMAT_VERSION}")
+    itemsize, count, vocab = int(header["itemsize"]), int(header["count"]), int(header["vocab"])
+    if itemsize not in DTYPES:
+        raise UserError(f"{path}: token item size {itemsize} bytes; expected 2 (uint16) or 4 (uint32)")
+    body = size - HEADER_BYTES
+    if body % itemsize:
+        raise UserError(f"{path}: {body} bytes of tokens is not a multiple of {itemsize} bytes (truncated or corrupt shard)")
+    if body // itemsize != count:
+        raise UserError(f"{path}: holds {body // itemsize} tokens but its header says {count} (truncated or corrupt shard)")
+    return {"itemsize": itemsize, "count": count, "vocab": vocab}
+
+
+class ShardWriter:
+    """Appends documents to one split's shard files (temp names, renamed on close)."""
+
+    def __init__(self, directory: Path, index: int, dtype: np.dtype, vocab_size: int) -> None:
+        self.index = index
+        self.paths = [directory / name for name in (tokens_name(index), mask_name(index), docs_name(index))]
+        self.dtype, self.vocab_size = dtype, vocab_size
+        self.files: list[Any] = []
+        self.count = 0
+        self.documents = 0
+
+    def append(self, documents: list[np.ndarray], masks: list[np.ndarray]) -> None:
+        if not documents:
+            return
+        if not self.files:
+            self.files = [open(self._tmp(p), "wb") for p in self.paths]
+            self.files[0].write(pack_header(self.dtype.itemsize, 0, self.vocab_size))
+            self.files[2].write(np.zeros(1, dtype="<i8").tobytes())
+        tokens_file, mask_file, docs_file = self.files
+        tokens_file.write(np.concatenate(documents).tobytes())
+        mask_file.write(np.concatenate(masks).tobytes())
+        ends = self.count + np.cumsum([len(d) for d in documents], dtype=np.int64)
+        docs_file.write(ends.astype("<i8").tobytes())
+        self.count = int(ends[-1])
+        self.documents += len(documents)
+
+    def close(self) -> dict[str, Any] | None:
+        """Finish the header, move the files into place; None when the shard got no documents."""
+        if not self.files:
+            return None
+        tokens_file = self.files[0]
+        tokens_file.seek(0)
+        tokens_file.write(pack_header(self.dtype.itemsize, self.count, self.vocab_size))
+        for handle in self.files:
+            handle.close()
+        for path in self.paths:
+            os.replace(self._tmp(path), path)
+        return {"index": self.index, "documents": self.documents, "tokens": self.count}
+
+    @staticmethod
+    def _tmp(path: Path) -> Path:
+        return path.with_name(f".{path.name}.tmp")
+
+
+def open_shard(directory: Path, shard: dict[str, Any], itemsize: int, vocab_limit: int) -> tuple[np.memmap, np.memmap]:
+    index, count = shard["index"], shard["tokens"]
+    tokens_path, mask_path, docs_path = (directory / name(index) for name in (tokens_name, mask_name, docs_name))
+    for path in (tokens_path, mask_path, docs_path):
+        if not path.is_file():
+            raise UserError(f"{path}: shard file listed in {MANIFEST} is missing")
+    header = read_header(tokens_path)
+    if header["itemsize"] != itemsize:
+        raise UserError(f"{tokens_path}: {header['itemsize']}-byte token ids, but {MANIFEST} says {itemsize}-byte")
+    if header["count"] != count:
+        raise UserError(f"{tokens_path}: {header['count']} tokens, but {MANIFEST} says {count}")
+    if mask_path.stat().st_size != count:
+        raise UserError(f"{mask_path}: {mask_path.stat().st_size} bytes; expected one byte per token ({count})")
+    if docs_path.stat().st_size != 8 * (shard["documents"] + 1):
+        raise UserError(f"{docs_path}: {docs_path.stat().st_size} bytes; expected {shard['documents'] + 1} int64 offsets")
+    tokens = np.memmap(tokens_path, dtype=DTYPES[itemsize], mode="r", offset=HEADER_BYTES, shape=(count,))
+    # One pass over the shard now (memory-mapped, about a second per GB) beats an index error mid-run.
+    largest = int(tokens.max())
+    limit = min(vocab_limit, header["vocab"])
+    if largest >= limit:
+        position = int(np.argmax(tokens >= limit))
+        raise UserError(f"{tokens_path}: token id {int(tokens[position])} at position {position} is beyond the vocabulary (size {limit})")
+    return tokens, np.memmap(mask_path, dtype=np.uint8, mode="r", shape=(count,))
