@@ -65,7 +65,7 @@ def dedup_stages(dataset: Dataset, config: DedupConfig, work: Path) -> list[Stag
     )
     from datatrove.utils.text import TextNormConfig
 
-    from textbooks.curate.steps import CodeWordTokenizer, DatasetShardReader, DatasetShardWriter
+    from textbooks.curate.steps import CodeWordTokenizer, DatasetShardReader, DatasetShardWriter, MetadataDefaults
 
     bands, rows = config.bands()
     # Code keeps its punctuation and numbers; lower case and whitespace as NearDedup normalises.
@@ -92,7 +92,7 @@ def dedup_stages(dataset: Dataset, config: DedupConfig, work: Path) -> list[Stag
             MinhashDedupCluster(str(work / "buckets"), str(work / "remove"), config=minhash, save_cluster_size=True)]),
         Stage("filter", shards, lambda staged: [
             read(), exact_filter(), MinhashDedupFilter(str(work / "remove"), load_cluster_sizes=True),
-            DatasetShardWriter(staged, "code", drop_columns=("duplicate_count",))]),
+            MetadataDefaults(minhash_cluster_size=1), DatasetShardWriter(staged, "code", drop_columns=("duplicate_count",))]),
     ]
 
 

@@ -102,6 +102,24 @@ class DatasetShardWriter(PipelineStep):
         yield  # a generator that yields nothing: the last step of a pipeline
 
 
+class MetadataDefaults(PipelineStep):
+    """Fills metadata keys a step sets only sometimes (datatrove's MinHash filter skips its cluster
+    sizes in shards without duplicates), so every shard of a dataset has the same columns."""
+
+    type = "📚 - TEXTBOOKS"
+    name = "🧩 defaults"
+
+    def __init__(self, **defaults) -> None:
+        super().__init__()
+        self.defaults = defaults
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        for doc in data:
+            for key, value in self.defaults.items():
+                doc.metadata.setdefault(key, value)
+            yield doc
+
+
 class CleanFilter(PipelineStep):
     """Drops files by the first rule they break, redacts secrets in the rest (`curate.clean`)."""
 

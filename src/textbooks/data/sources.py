@@ -135,6 +135,7 @@ class _PostText(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "pre":
+            self.parts[-1] = self.parts[-1].rstrip("\n")
             self.parts.append("\n```\n")
 
     def handle_data(self, data: str) -> None:
