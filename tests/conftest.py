@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -30,3 +31,14 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
         text=True,
         timeout=timeout,
     )
+
+
+def cached_answers(path: Path) -> int:
+    """Answers committed so far to a teacher's SQLite cache (0 before it exists)."""
+    if not path.is_file():
+        return 0
+    with sqlite3.connect(path) as db:
+        try:
+            return db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+        except sqlite3.OperationalError:  # the table is not created yet
+            return 0

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import sysconfig
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import cached_answers, run_cli
 from curate_fake_teacher import RatingTeacher
 from textbooks.config import command_config
 from textbooks.curate.annotate import AnnotateConfig, annotate, labels_from_scores, parse_score, sample_ids
@@ -77,16 +76,6 @@ def test_without_structured_output_the_score_line_is_parsed_and_files_are_trunca
     assert all(0 <= r["edu_score"] <= 5 and "Educational score" in r["edu_rationale"] for r in rows)
     assert all(len(r["text"]) > 1000 for r in rows if r["text"].count("\n") > 100)  # the full text is kept
     assert max(len(p) for p in prompts) < 4000  # but the teacher saw at most 64 tokens of each file
-
-
-def cached_answers(path: Path) -> int:
-    if not path.exists():
-        return 0
-    with sqlite3.connect(path) as db:
-        try:
-            return db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
-        except sqlite3.OperationalError:
-            return 0
 
 
 def test_an_annotation_killed_with_sigkill_resumes_and_no_answered_request_is_asked_again(stdlib_files, tmp_path):

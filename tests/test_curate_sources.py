@@ -76,14 +76,15 @@ def _write(path: Path, data: str | bytes) -> Path:
 
 
 @pytest.mark.parametrize("setup, message", [
-    (lambda d: _write(d / "bad.jsonl", '{"text": "ok"}\n{"text": oops}\n'), "bad.jsonl line 2: not valid JSON"),
-    (lambda d: _write(d / "list.jsonl", '[1, 2]\n'), "list.jsonl line 1: expected a JSON object"),
-    (lambda d: _write(d / "notext.jsonl", '{"code": "x"}\n'), "notext.jsonl line 1: no text"),
+    (lambda d: _write(d / "bad.jsonl", '{"text": "ok"}\n{"text": oops}\n'), "bad.jsonl:2: not valid JSON"),
+    (lambda d: _write(d / "list.jsonl", '[1, 2]\n'), "list.jsonl:1: a JSON list; expected a JSON object"),
+    (lambda d: _write(d / "notext.jsonl", '{"code": "x"}\n'), "notext.jsonl:1: no text"),
     (lambda d: (pq.write_table(pa.table({"code": ["x"]}), d / "notext.parquet"), d / "notext.parquet")[1],
      "notext.parquet: no text column; expected 'text' or 'content', found code"),
     (lambda d: _write(d / "broken.parquet", b"PAR1 not really"), "broken.parquet: not a readable Parquet file"),
     (lambda d: _write(d / "Posts.xml", '<posts>\n<row Id="1" PostTypeId="1"\n</posts>'), "Posts.xml line 3: not a well-formed"),
     (lambda d: _write(d / "empty.jsonl", ""), "no records"),
+    (lambda d: _write(d / "latin1.jsonl", '{"text": "Jos\xe9"}\n'.encode("latin-1")), "latin1.jsonl: not UTF-8"),
     (lambda d: (d / "empty-tree").mkdir() or d / "empty-tree", "no records"),
     (lambda d: d / "missing", "missing: no such file or directory"),
     (lambda d: _write(d / "data.csv", "a,b\n"), "data.csv: unknown kind of source"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import cached_answers, run_cli
 from textbooks.data.datasets import Dataset
 
 from synth_fake_teacher import FakeTeacher  # noqa: E402
@@ -68,16 +67,6 @@ def test_bad_input_is_one_line_naming_the_culprit_and_exit_2(teacher, tmp_path, 
 def _write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def cached_answers(path: Path) -> int:
-    if not path.is_file():
-        return 0
-    with sqlite3.connect(path) as db:
-        try:
-            return db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
-        except sqlite3.OperationalError:  # the table is not created yet
-            return 0
 
 
 def all_records(path: Path) -> list[dict]:

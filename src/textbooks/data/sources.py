@@ -12,11 +12,9 @@ count as undecodable rather than vanish here. Bad input is a `UserError` naming 
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import html
 import itertools
-import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping, Sequence
@@ -27,6 +25,7 @@ from typing import Any
 from textbooks.data.datasets import DEFAULT_ROWS_PER_SHARD, Dataset, DatasetWriter
 from textbooks.data.schemas import stable_id
 from textbooks.errors import UserError
+from textbooks.io import read_jsonl
 
 HF_PREFIX = "hf:"
 MAX_READ_BYTES = 10_000_000  # files past this are not read at all (cleaning drops those over 1 MB anyway)
@@ -75,18 +74,11 @@ def code_record(row: Mapping[str, Any], source: str, where: str) -> dict[str, An
 
 
 def jsonl_records(path: Path) -> Iterator[dict[str, Any]]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise UserError(f"{path} line {number}: not valid JSON ({err.msg} at column {err.colno})") from None
-            if not isinstance(row, dict):
-                raise UserError(f"{path} line {number}: expected a JSON object, got {type(row).__name__}")
-            yield code_record(row, "jsonl", f"{path} line {number}")
+    try:
+        for number, row in read_jsonl(path):
+            yield code_record(row, "jsonl", f"{path}:{number}")
+    except UnicodeDecodeError as err:
+        raise UserError(f"{path}: not UTF-8 ({err.reason} at byte {err.start}); expected UTF-8 JSON lines") from None
 
 
 def parquet_records(path: Path) -> Iterator[dict[str, Any]]:
