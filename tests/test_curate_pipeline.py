@@ -142,3 +142,32 @@ def test_a_whole_run_learns_the_teachers_labelling_and_keeps_the_files_it_rates_
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
     result = run_cli(*args, cwd=tmp_path)
     assert result.returncode == 2 and message in result.stderr and result.stderr.count("\n") == 1, result.stderr
+
+
+@pytest.mark.slow
+def test_each_step_alone_from_the_command_line_chains_into_the_next(stdlib_files, tmp_path):
+    steps = [
+        ["curate", "clean", "--input", str(stdlib_files.path), "--out", str(tmp_path / "clean")],
+        ["curate", "dedup", "--input", str(tmp_path / "clean"), "--out", str(tmp_path / "dedup"), "--workers", "1"],
+        ["curate", "embed", "--input", str(tmp_path / "dedup"), "--out", str(tmp_path / "embedded"), "embedder=hashing"],
+    ]
+    for args in steps:
+        result = run_cli(*args)
+        assert result.returncode == 0, result.stderr
+    assert "'dropped'" in run_cli(*steps[0]).stdout  # done: prints the manifest's counts again
+    with RatingTeacher() as server:
+        annotated = run_cli("curate", "annotate", "--input", str(tmp_path / "dedup"), "--out", str(tmp_path / "annotated"),
+                            "--endpoint", server.url, "--model", "fault-model", "--sample", "80", "--no-structured")
+        assert annotated.returncode == 0 and "80 of 80 files scored" in annotated.stdout, annotated.stderr
+    classified = run_cli("curate", "classify", "--annotated", str(tmp_path / "annotated"), "--embedded",
+                         str(tmp_path / "embedded"), "--out", str(tmp_path / "classified"), "--keep", "top:0.25")
+    assert classified.returncode == 0, classified.stderr
+    assert "random_forest" in classified.stdout and "logistic_regression" in classified.stdout
+    filtered = Dataset.open(tmp_path / "classified" / "filtered")
+    scored = Dataset.open(tmp_path / "classified" / "scored")
+    kept = {r["id"] for r in filtered.iter_records(columns=["id"])}
+    quality = {r["id"]: r["quality"] for r in scored.iter_records(columns=["id", "quality"])}
+    assert len(kept) >= round(0.25 * len(quality))  # the top quarter, and files tied with its last
+    assert min(quality[i] for i in kept) >= max(q for i, q in quality.items() if i not in kept)
+    assert "embedding" not in filtered.shards and {"quality", "tokens", "edu_score"} - set(
+        next(filtered.iter_batches()).schema.names) == {"edu_score"}  # scores of all files; teacher labels only on the sample
