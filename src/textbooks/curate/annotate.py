@@ -211,9 +211,17 @@ def annotate(
 
 async def _ask(teacher: TeacherConfig, requests: list[Request], cache_path: str | Path,
                log: Callable[[str], None]) -> dict[str, Answer]:
+    from tqdm import tqdm
+
     answers: dict[str, Answer] = {}
-    async with TeacherClient(teacher, cache=cache_path) as client:
-        report = await client.run(requests, on_answer=lambda a: answers.__setitem__(a.key, a))
+
+    def keep(answer: Answer) -> None:
+        answers[answer.key] = answer
+        bar.update()
+
+    with tqdm(total=len(requests), desc="annotate", unit="file", dynamic_ncols=True) as bar:
+        async with TeacherClient(teacher, cache=cache_path) as client:
+            report = await client.run(requests, on_answer=keep)
     log(f"annotate: {report.summary()}")
     # A server down or overloaded is no answer: publishing without those files would make the
     # re-run a no-op. A 4xx about one request (a prompt too long for the context) is: it is counted.
