@@ -5,8 +5,9 @@
 Input: the standard library's Python sources (no tests), cleaned; for the memory rows, corpora of
 N files drawn from them with a few lines changed each (so they are mostly not duplicates).
 Rates are files/s, medians of `repeats` runs. Peak memory is the largest resident set of a fresh
-process that runs only that dedup on N files (datatrove with one worker in-process; NearDedup
-holds every signature in memory). The 35M-file figures extrapolate the measured growth linearly:
+process that runs only that dedup on a dataset of N files already on disk (datatrove with one
+worker, in-process; NearDedup holds every signature in memory), beside a baseline process that only
+imports and opens the dataset. The 35M-file figures extrapolate the measured growth linearly:
 an extrapolation, not a measurement.
 """
 
@@ -147,41 +148,52 @@ def classify_rate(files: int, repeats: int) -> float:
         shutil.rmtree(out)
 
 
-def peak_memory_child(method: str, size: int) -> None:
-    """Run one dedup in this fresh process and print its peak RSS (MB)."""
+def peak_memory_child(method: str, path: str) -> None:
+    """Run one dedup of the dataset at `path` in this fresh process; print its peak RSS (MB).
+    "none" only imports and opens the dataset: the baseline the others are measured against."""
     from textbooks.curate.dedup_datatrove import DedupConfig, dedup_dataset
     from textbooks.curate.executor import ExecutorConfig
+    from textbooks.data.datasets import Dataset
+    from textbooks.data.dedup import NearDedup
 
-    rows = corpus(stdlib_texts(), size)
-    work = Path(tempfile.mkdtemp(prefix="bench-mem-"))
+    dataset = Dataset.open(path)
+    out = Path(tempfile.mkdtemp(prefix="bench-mem-"))
+    start = time.perf_counter()
     try:
-        dataset = write_dataset(rows, work / "raw", rows_per_shard=1000)
-        del rows
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        start = time.perf_counter()
         if method == "datatrove":
-            dedup_dataset(dataset, work / "dedup", DedupConfig(), ExecutorConfig(workers=1))
-        else:
-            near_dedup_loop(list(dataset.iter_records(columns=["id", "text"])))
-        print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "before_mb": before,
+            dedup_dataset(dataset, out / "dedup", DedupConfig(), ExecutorConfig(workers=1))
+        elif method == "neardedup":
+            dedup = NearDedup(threshold=0.7, num_perm=128)
+            for record in dataset.iter_records(columns=["id", "text"]):
+                dedup.add(record["id"], record["text"])
+        print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                           "seconds": time.perf_counter() - start}))
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(out, ignore_errors=True)
 
 
 def memory(args) -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
-    print(f"\npeak resident memory of dedup (MB, a fresh process each; shards of 1,000 files)")
-    print(f"{'files':>8}{'datatrove (1 worker)':>24}{'NearDedup loop':>18}")
-    peaks = {"datatrove": [], "neardedup": []}
-    for size in sizes:
-        for method in peaks:
-            out = subprocess.run([sys.executable, __file__, "--peak-memory", method, str(size)], capture_output=True, text=True, check=True)
-            peaks[method].append(json.loads(out.stdout.strip().splitlines()[-1])["peak_mb"])
-        print(f"{size:>8}{peaks['datatrove'][-1]:>24.0f}{peaks['neardedup'][-1]:>18.0f}")
-    for method, values in peaks.items():
-        slope = (values[-1] - values[0]) / (sizes[-1] - sizes[0])  # MB per file between the smallest and largest run
-        print(f"{method}: +{slope * 1024:.2f} KB per file; extrapolated (not measured) to {PAPER_FILES / 1e6:.0f}M files: "
+    texts = stdlib_texts()
+    work = Path(tempfile.mkdtemp(prefix="bench-corpus-"))
+    print("\npeak resident memory of a process running only the dedup (MB; shards of 1,000 files)")
+    print(f"{'files':>8}{'baseline (imports)':>20}{'datatrove (1 worker)':>22}{'NearDedup loop':>16}")
+    peaks: dict[str, list[float]] = {"none": [], "datatrove": [], "neardedup": []}
+    try:
+        for size in sizes:
+            dataset = write_dataset(corpus(texts, size), work / f"n{size}", rows_per_shard=1000)
+            for method in peaks:
+                out = subprocess.run([sys.executable, __file__, "--peak-memory", method, str(dataset.path)],
+                                     capture_output=True, text=True, check=True)
+                peaks[method].append(json.loads(out.stdout.strip().splitlines()[-1])["peak_mb"])
+            print(f"{size:>8}{peaks['none'][-1]:>20.0f}{peaks['datatrove'][-1]:>22.0f}{peaks['neardedup'][-1]:>16.0f}")
+            shutil.rmtree(dataset.path)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    for method in ("datatrove", "neardedup"):
+        values = peaks[method]
+        slope = (values[-1] - values[0]) / (sizes[-1] - sizes[0])  # MB per file, smallest to largest run
+        print(f"{method}: {slope * 1024:+.3f} KB per file; extrapolated (not measured) to {PAPER_FILES / 1e6:.0f}M files: "
               f"{(values[-1] + slope * (PAPER_FILES - sizes[-1])) / 1024:,.1f} GB")
 
 
@@ -191,11 +203,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--embed-files", type=int, default=60, help="files embedded per embedder")
     parser.add_argument("--sizes", default="1000,4000,16000", help="corpus sizes for the memory rows")
-    parser.add_argument("--peak-memory", nargs=2, metavar=("METHOD", "SIZE"), help=argparse.SUPPRESS)
+    parser.add_argument("--peak-memory", nargs=2, metavar=("METHOD", "DATASET"), help=argparse.SUPPRESS)
     parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args()
     if args.peak_memory:
-        peak_memory_child(args.peak_memory[0], int(args.peak_memory[1]))
+        peak_memory_child(*args.peak_memory)
         return
     if not args.skip_throughput:
         throughput(args)

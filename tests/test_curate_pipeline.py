@@ -171,3 +171,15 @@ def test_each_step_alone_from_the_command_line_chains_into_the_next(stdlib_files
     assert min(quality[i] for i in kept) >= max(q for i, q in quality.items() if i not in kept)
     assert "embedding" not in filtered.shards and {"quality", "tokens", "edu_score"} - set(
         next(filtered.iter_batches()).schema.names) == {"edu_score"}  # scores of all files; teacher labels only on the sample
+
+
+def test_the_curate_config_reads_yaml_sections_flags_and_overrides_in_that_order(tmp_path):
+    path = tmp_path / "curate.yaml"
+    path.write_text("sources: [a, b]\nannotate: {sample: 50, max_file_tokens: 256}\nclassify: {threshold: 3, keep: top:0.3}\n"
+                    "teacher: {endpoints: [http://h:8000/v1], model: big}\nexecutor: {kind: local, workers: 8}\n")
+    job = command_config(CurateJob, path, ["annotate.sample=70", "dedup.threshold=0.8"], {"out": tmp_path / "o", "classify.keep": "0.6"})
+    assert (job.sources, job.annotate.sample, job.annotate.max_file_tokens) == (["a", "b"], 70, 256)
+    assert (job.classify.threshold, job.classify.keep, job.dedup.threshold, job.executor.workers) == ("3", "0.6", 0.8, 8)
+    assert job.teacher.endpoints == ["http://h:8000/v1"] and job.out == tmp_path / "o"
+    with pytest.raises(UserError, match="unknown key 'sampel'"):
+        command_config(CurateJob, None, ["annotate.sampel=5"])
