@@ -52,7 +52,7 @@ def test_slurm_submits_an_array_job_whose_tasks_write_the_dataset_the_next_run_p
     scripts = [p.read_text() for p in sorted(captured.iterdir())]
     job = next(s for s in scripts if "launch_pickled_pipeline" in s)
     tasks = len(raw.shards)
-    for line in ("#SBATCH --partition=cpu", "#SBATCH --time=00:30:00", f"#SBATCH --array=0-{tasks - 1}%4",
+    for line in ("#SBATCH --partition=cpu", "#SBATCH --time=00:30:00", "#SBATCH --mem-per-cpu=2G", f"#SBATCH --array=0-{tasks - 1}%4",
                  "#SBATCH --job-name=textbooks-clean-shards", f"source {Path(sys.prefix) / 'bin' / 'activate'}"):
         assert line in job, job
     assert not (tmp_path / "clean").exists()

@@ -33,7 +33,7 @@ class ExecutorConfig:
     partition: str = ""  # slurm
     time: str = "04:00:00"  # slurm, per task
     cpus_per_task: int = 1
-    mem_per_cpu_gb: float = 2.0
+    mem_per_cpu_gb: int = 2  # slurm writes it as --mem-per-cpu=2G
     venv_path: str = ""  # slurm: an activate script the job sources; default this interpreter's venv
     sbatch_args: dict[str, str] = field(default_factory=dict)  # slurm: extra #SBATCH lines
 
