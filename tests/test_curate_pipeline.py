@@ -42,10 +42,16 @@ def test_parse_score_takes_json_or_a_score_line_and_counts_the_rest():
 
 
 def test_labels_all_one_class_name_the_histogram_and_suggest_auto():
-    assert labels_from_scores([1, 2, 2, 3, 5], "auto") == ([0, 1, 1, 1, 1], 2.0)
+    assert labels_from_scores([1, 2, 2, 3, 5], "auto") == ([0, 0, 0, 1, 1], 3.0)
+    # a weak teacher's histogram: the median (0) would label every file 1; auto splits at 2
+    scores = [0] * 68 + [2] * 5 + [3] + [5] * 26
+    labels, cutoff = labels_from_scores(scores, "auto")
+    assert cutoff == 2.0 and sum(labels) == 32
     assert labels_from_scores([1, 4], "3") == ([0, 1], 3.0)
     with pytest.raises(UserError, match=r"every file is labelled 0 at threshold 3 \(score histogram 1: 3, 2: 1\); try --threshold auto"):
         labels_from_scores([1, 1, 2, 1], "3")
+    with pytest.raises(UserError, match=r"every file is labelled 1 at threshold 4 \(score histogram 4: 3\)$"):
+        labels_from_scores([4, 4, 4], "auto")
     with pytest.raises(UserError, match="expected a number 0-5 or 'auto'"):
         labels_from_scores([1, 4], "high")
 

@@ -21,7 +21,6 @@ import dataclasses
 import hashlib
 import heapq
 import re
-import statistics
 import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -139,8 +138,19 @@ def parse_score(text: str) -> tuple[int, str] | str:
     return score, rationale
 
 
+def balanced_cutoff(scores: Sequence[int]) -> float:
+    """The median split, moved off ties: of the cutoffs that leave both classes non-empty, the one
+    whose positive share is closest to half. (A weak teacher rating 68 of 100 files 0 has median
+    0, and `score >= 0` labels every file alike; here the cutoff becomes 2.)"""
+    values = sorted(set(scores))[1:]  # the lowest score as cutoff would label every file 1
+    if not values:
+        return float(scores[0])
+    return float(min(values, key=lambda v: (abs(sum(s >= v for s in scores) / len(scores) - 0.5), v)))
+
+
 def labels_from_scores(scores: Sequence[int], threshold: float | str) -> tuple[list[int], float]:
-    """Label 1 = `score >= threshold`; `threshold` a number or "auto" (the sample's median).
+    """Label 1 = `score >= threshold`; `threshold` a number or "auto" (`balanced_cutoff`, the
+    median split, for weak teachers).
 
     A sample whose labels are all one class teaches a classifier nothing: that is a user error
     naming the score histogram.
@@ -148,7 +158,7 @@ def labels_from_scores(scores: Sequence[int], threshold: float | str) -> tuple[l
     if not scores:
         raise UserError("annotation: no scored files; the teacher's answers held no score (see the annotated manifest)")
     if threshold == "auto":
-        cutoff = float(statistics.median(scores))
+        cutoff = balanced_cutoff(scores)
     else:
         try:
             cutoff = float(threshold)
