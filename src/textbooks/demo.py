@@ -45,7 +45,8 @@ class DemoSize:
     finetune_steps: int = 40
     humaneval_tasks: int = 20
     max_new_tokens: int = 128
-    # ~3 s per file for the embedded teacher on 2 cores: the curate step takes about 6 minutes.
+    # The teacher's answers dominate the curate step: 2,232 s for 100 files (22 s each) measured at
+    # load average 15-20 on 2 cores with one decoding thread; idle, about a tenth (estimated).
     annotated_files: int = 100
     annotated_file_tokens: int = 384
 
