@@ -28,6 +28,7 @@ STAGE_CLIS = (
     "textbooks.teacher.cli",  # teacher serve|ping
     "textbooks.curate.cli",  # curate [clean|dedup|annotate|embed|classify]
     "textbooks.synth.cli",  # synth textbooks|exercises|report
+    "textbooks.decontam.cli",  # decontam
     "textbooks.train.cli",  # tokenize, train
     "textbooks.model.cli",  # model info, export-hf, import-hf
     "textbooks.eval.cli",  # eval

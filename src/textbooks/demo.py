@@ -6,9 +6,10 @@ same fingerprint are not rebuilt, teacher answers come from the cache, a trainin
 where it stopped and the eval keeps its finished results. So `make demo` after a crash (or twice)
 finishes the work instead of redoing it.
 
-  1. synth textbooks and exercises: the embedded teacher (SmolLM2-135M-Instruct on llama.cpp)
+  1. synth textbooks and exercises: the embedded teacher (SmolLM2-135M-Instruct on llama.cpp);
+     the exercises are decontaminated (HumanEval and MBPP copies removed: exercises.decontam/pruned)
   2. curate a slice of the Python standard library: clean, dedup, the embedded teacher rates 100
-     files (cut to 384 tokens, labels at the median score: a 135M teacher is weak), MiniLM
+     files (cut to 384 tokens, labels at the median split: a 135M teacher is weak), MiniLM
      embeddings, a random forest keeps the files it rates educational
   3. tokenize: code + textbooks for pretraining, exercises for finetuning
   4. train: pretrain the `tiny` preset, then finetune it on the exercises
@@ -57,13 +58,13 @@ def demo_commands(out: Path, size: DemoSize = DemoSize()) -> list[list[str]]:
     return [
         ["synth", "textbooks", "--num", str(size.textbooks), "--max-tokens-per-doc", "512", "--out", str(data / "textbooks")],
         ["synth", "exercises", "--num", str(size.exercises), "--no-structured", "--temperature", str(size.exercise_temperature),
-         "--out", str(data / "exercises")],
+         "--decontaminate", "--out", str(data / "exercises")],
         ["synth", "report", str(data / "exercises")],
         ["curate", *(arg for name in STDLIB_PACKAGES for arg in ("--source", str(stdlib / name))), "--out", str(data / "curated"),
          "--sample", str(size.annotated_files), "--max-file-tokens", str(size.annotated_file_tokens),
          "--threshold", "auto", "--embedder", "minilm"],
         ["tokenize", "--input", f"{data / 'curated' / 'filtered'}:1", "--input", f"{data / 'textbooks'}:2", "--out", str(packs / "pretrain")],
-        ["tokenize", "--input", str(data / "exercises"), "--loss-on", "all", "--val-fraction", "0.1", "--out", str(packs / "finetune")],
+        ["tokenize", "--input", str(data / "exercises.decontam" / "pruned"), "--loss-on", "all", "--val-fraction", "0.1", "--out", str(packs / "finetune")],
         ["train", "--config", "tiny-pretrain", "--data", str(packs / "pretrain"), "--out", str(runs / "pretrain"),
          f"max_steps={size.pretrain_steps}"],
         ["train", "--config", "tiny-finetune", "--data", str(packs / "finetune"), "--out", str(runs / "finetune"),
