@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -42,3 +44,17 @@ def cached_answers(path: Path) -> int:
             return db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
         except sqlite3.OperationalError:  # the table is not created yet
             return 0
+
+
+def sigkill_after_answers(args: list[str], cache: Path, answers: int) -> int:
+    """Run `textbooks ARGS` and SIGKILL it once its teacher cache holds `answers` answers (or it
+    ends first); returns its exit status (-9 when killed)."""
+    process = subprocess.Popen([sys.executable, "-m", "textbooks", *args], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, env=os.environ.copy())
+    try:
+        while cached_answers(cache) < answers and process.poll() is None:
+            time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    return process.returncode

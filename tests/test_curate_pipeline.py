@@ -4,17 +4,13 @@ teacher on loopback whose labels the tests control."""
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import sysconfig
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import cached_answers, run_cli
+from conftest import cached_answers, run_cli, sigkill_after_answers
 from curate_fake_teacher import RatingTeacher
 from textbooks.config import command_config
 from textbooks.curate.annotate import AnnotateConfig, annotate, labels_from_scores, parse_score, sample_ids
@@ -89,15 +85,7 @@ def test_an_annotation_killed_with_sigkill_resumes_and_no_answered_request_is_as
     with RatingTeacher(delay_s=0.05) as server:
         args = ["curate", "annotate", "--input", str(stdlib_files.path), "--out", str(out), "--endpoint", server.url,
                 "--model", "fault-model", "--sample", "40", "--cache", str(cache), "teacher.max_in_flight=2"]
-        process = subprocess.Popen([sys.executable, "-m", "textbooks", *args], stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL, env=os.environ.copy())
-        try:
-            while cached_answers(cache) < 15 and process.poll() is None:
-                time.sleep(0.05)
-        finally:
-            process.send_signal(signal.SIGKILL)
-            process.wait()
-        assert process.returncode == -signal.SIGKILL and not (out / "manifest.json").exists()
+        assert sigkill_after_answers(args, cache, 15) == -signal.SIGKILL and not (out / "manifest.json").exists()
         answered_before = cached_answers(cache)
         asked_before = len(server.hits)
         resumed = run_cli(*args)
