@@ -72,7 +72,7 @@ def test_a_base_model_prompt_goes_through_completions(teacher):
 
 @pytest.mark.slow
 def test_teacher_serve_runs_until_sigterm_and_stops_the_server():
-    command = [sys.executable, "-c", "from textbooks.teacher.cli import teacher_app; teacher_app()", "serve"]
+    command = [sys.executable, "-m", "textbooks", "teacher", "serve"]
     serve = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         line = serve.stdout.readline()
