@@ -36,6 +36,17 @@ def local_tree_records(root: Path, pattern: str = "*.py", max_bytes: int = 1_000
         }
 
 
+def tree_listing_sha256(roots: Sequence[Path], pattern: str = "*.py") -> str:
+    """The trees' content as a digest of paths, sizes and mtimes: an edited file changes it (no file is read)."""
+    listing = hashlib.sha256()
+    for root in roots:
+        for path in sorted(root.rglob(pattern)):
+            if path.is_file():
+                stat = path.stat()
+                listing.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return listing.hexdigest()
+
+
 def import_local_trees(
     roots: Sequence[str | Path], out: str | Path, pattern: str = "*.py", rows_per_shard: int = DEFAULT_ROWS_PER_SHARD
 ) -> Dataset:
@@ -44,17 +55,10 @@ def import_local_trees(
     for root in roots:
         if not root.is_dir():
             raise UserError(f"{root}: directory not found")
-    # The trees' content is the input: hash paths, sizes and mtimes so an edit re-runs the stage.
-    listing = hashlib.sha256()
-    for root in roots:
-        for path in sorted(root.rglob(pattern)):
-            if path.is_file():
-                stat = path.stat()
-                listing.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     config = {
         "roots": [str(root.resolve()) for root in roots],
         "pattern": pattern,
-        "listing_sha256": listing.hexdigest(),
+        "listing_sha256": tree_listing_sha256(roots, pattern),
         "rows_per_shard": rows_per_shard,
     }
     records = itertools.chain.from_iterable(local_tree_records(root, pattern) for root in roots)
