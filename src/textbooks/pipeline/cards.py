@@ -38,7 +38,7 @@ def write_cards(run_dir: Path) -> list[Path]:
             text = model_card(run_dir, data, name)
         else:
             continue
-        path = run_dir / entry["path"] / CARD
+        path = run_dir / entry["output"] / CARD
         atomic_write_text(path, text)
         written.append(path)
     return written
@@ -63,7 +63,7 @@ def _front_matter(meta: dict[str, Any]) -> str:
 
 def data_card(run_dir: Path, data: dict[str, Any], name: str) -> str:
     entry = data["stages"][name]
-    ds = Dataset.open(run_dir / entry["path"])
+    ds = Dataset.open(run_dir / entry["output"])
     made = ds.manifest
     licenses = Counter(r.get("license") or "unknown" for r in ds.iter_records(["license"])) \
         if "license" in ds.column_names else Counter()

@@ -28,7 +28,8 @@ def lineage(plan: Plan) -> dict[str, Any]:
     for name, planned in plan.stages.items():
         entry: dict[str, Any] = {
             "kind": planned.stage.kind, "produces": planned.stage.produces, "key": planned.key,
-            "path": str(planned.out.relative_to(plan.run_dir)), "done": planned.done,
+            "path": str(planned.out.relative_to(plan.run_dir)), "output": str(planned.output.relative_to(plan.run_dir)),
+            "done": planned.done,
             "config": to_dict(planned.config),
             "inputs": {role: [{"ref": i.ref, "stage": i.stage, "key": i.key, "path": str(i.path), "weight": i.weight}
                               for i in items] for role, items in planned.inputs.items()},
@@ -38,8 +39,8 @@ def lineage(plan: Plan) -> dict[str, Any]:
             entry.update(wall_s=record.get("wall_s"), finished_at=record.get("finished_at"),
                          summary=record.get("summary", {}))
             manifest = {DATASET: MANIFEST, PACK: PACK_MANIFEST}.get(planned.stage.produces)
-            if manifest and (planned.out / manifest).is_file():
-                made = read_json(planned.out / manifest)
+            if manifest and (planned.output / manifest).is_file():
+                made = read_json(planned.output / manifest)
                 entry["made_by"] = {k: made.get(k) for k in ("stage", "kind", "config", "inputs", "fingerprint", "num_rows", "synth")}
         stages[name] = entry
     models = [n for n, p in plan.stages.items() if p.stage.produces == MODEL]

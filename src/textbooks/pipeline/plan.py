@@ -44,6 +44,10 @@ class PlannedStage:
         return self.spec.name
 
     @property
+    def output(self) -> Path:
+        return self.stage.output(self.out)
+
+    @property
     def done(self) -> bool:
         return (self.out / STAGE_RECORD).is_file()
 
@@ -179,7 +183,7 @@ def stage_key(stage: Stage, config: Any, inputs: Mapping[str, list[Input]], wher
 def _resolve(ref: InputRef, planned: Mapping[str, PlannedStage], role: Role, where: str) -> Input:
     if not ref.is_path:
         upstream = planned[ref.ref]
-        found = Input(ref.ref, upstream.out, upstream.key, upstream.stage.produces, ref.weight, stage=ref.ref)
+        found = Input(ref.ref, upstream.stage.output(upstream.out), upstream.key, upstream.stage.produces, ref.weight, stage=ref.ref)
     else:
         found = _existing(ref, where)
     if found.produces not in role.accepts:

@@ -73,6 +73,9 @@ def write_report(run_dir: Path) -> Path:
 
 
 def build_report(run_dir: Path, data: dict[str, Any]) -> list[Section]:
+    from textbooks.pipeline.stages import stage_kinds
+
+    stage_kinds()  # kinds in modules of their own register their report sections when imported
     stages = data["stages"]
     final = (data.get("final_model") or {}).get("stage")
     overview = [f"Pipeline `{data['pipeline']['path']}` (sha256 `{data['pipeline']['sha256'][:12]}`), run directory "
@@ -104,17 +107,17 @@ def _wall_time_figure(stages: dict[str, Any]) -> Block:
     done = [(n, e["wall_s"]) for n, e in stages.items() if e.get("wall_s") is not None]
     if not done:
         return "No stage has finished yet."
-    plt, fig, ax = _figure(height=0.35 * len(done) + 1)
+    plt, fig, ax = new_figure(height=0.35 * len(done) + 1)
     ax.barh([n for n, _ in done][::-1], [s / 60 for _, s in done][::-1], color="#4c72b0")
     ax.set_xlabel("minutes (when the stage ran; cached stages keep their first run's time)")
-    return Figure("wall-time", "Wall time per stage", _png(plt, fig))
+    return Figure("wall-time", "Wall time per stage", figure_png(plt, fig))
 
 
 def _funnel(run_dir: Path, stages: dict[str, Any]) -> list[Block]:
     """Records in and kept at every dataset stage; tokens where a token pack counted them."""
     tokens_by_path: dict[str, int] = {}
     for e in stages.values():
-        pack = run_dir / e["path"] / "pack.json"
+        pack = run_dir / e["output"] / "pack.json"
         if e["produces"] == "pack" and e["done"] and pack.is_file():
             for item in read_json(pack)["inputs"]:
                 tokens = item["train"]["tokens"] + item["val"]["tokens"]
@@ -123,25 +126,25 @@ def _funnel(run_dir: Path, stages: dict[str, Any]) -> list[Block]:
     for name, e in stages.items():
         if e["produces"] != "dataset" or not e["done"]:
             continue
-        made = read_json(run_dir / e["path"] / "manifest.json")
+        made = read_json(run_dir / e["output"] / "manifest.json")
         kept = made.get("num_rows", 0)
         synth = made.get("synth") or {}
         considered = synth.get("requests", _input_rows(stages, e) or kept)
-        tokens = tokens_by_path.get(str((run_dir / e["path"]).resolve()))
+        tokens = tokens_by_path.get(str((run_dir / e["output"]).resolve()))
         rows.append([name, e["kind"], f"{considered:,}", f"{kept:,}",
                      f"{kept / considered:.0%}" if considered else "", f"{tokens:,}" if tokens else ""])
         bars.append((name, considered, kept))
     if not rows:
         return ["No dataset finished yet."]
     table = Table(["dataset", "stage", "in (records or teacher answers)", "kept", "kept %", "tokens (packed)"], rows)
-    plt, fig, ax = _figure(height=0.45 * len(bars) + 1)
+    plt, fig, ax = new_figure(height=0.45 * len(bars) + 1)
     names = [b[0] for b in bars][::-1]
     ax.barh(names, [b[1] for b in bars][::-1], color="#dddddd", label="in")
     ax.barh(names, [b[2] for b in bars][::-1], color="#55a868", label="kept")
     ax.set_xscale("log")
     ax.set_xlabel("records (log scale)")
     ax.legend(loc="lower right")
-    return [table, Figure("funnel", "Data funnel: records in and kept per dataset", _png(plt, fig))]
+    return [table, Figure("funnel", "Data funnel: records in and kept per dataset", figure_png(plt, fig))]
 
 
 def _input_rows(stages: dict[str, Any], entry: dict[str, Any]) -> int:
@@ -178,7 +181,7 @@ def _synth_stats(entry: dict[str, Any]) -> dict[str, Any]:
 def _diversity(run_dir: Path, name: str, entry: dict[str, Any]) -> list[Block]:
     from textbooks.synth.diversity import diversity_report
 
-    report = diversity_report(run_dir / entry["path"], embedder="hashing", sample=500)
+    report = diversity_report(run_dir / entry["output"], embedder="hashing", sample=500)
     gen = report["generation"]
     rows = [["records", f"{report['rows']:,}"],
             *[[f"distinct {n}-grams", f"{v:.3f}"] for n, v in report["distinct_ngrams"].items()],
@@ -188,18 +191,18 @@ def _diversity(run_dir: Path, name: str, entry: dict[str, Any]) -> list[Block]:
     blocks: list[Block] = [Table(["measure", "value"], rows)]
     rejected = gen.get("rejected") or {}
     if gen.get("requests"):
-        plt, fig, ax = _figure(height=0.35 * (len(rejected) + 1) + 1)
+        plt, fig, ax = new_figure(height=0.35 * (len(rejected) + 1) + 1)
         labels = ["kept", *rejected]
         ax.barh(labels[::-1], [gen["kept"], *rejected.values()][::-1],
                 color=["#c44e52"] * len(rejected) + ["#55a868"])
         ax.set_xlabel("teacher answers")
         blocks.append(Figure(f"{name}-answers", f"{name}: teacher answers kept and why the rest were rejected",
-                             _png(plt, fig)))
+                             figure_png(plt, fig)))
     return blocks
 
 
 def _loss_curves(run_dir: Path, name: str, entry: dict[str, Any]) -> list[Block]:
-    metrics = run_dir / entry["path"] / "metrics.jsonl"
+    metrics = run_dir / entry["output"] / "metrics.jsonl"
     if not metrics.is_file():
         return ["No metrics.jsonl."]
     train, val = [], []
@@ -208,7 +211,7 @@ def _loss_curves(run_dir: Path, name: str, entry: dict[str, Any]) -> list[Block]
             train.append((row["step"], row["loss"]))
         if "val_loss" in row:
             val.append((row["step"], row["val_loss"]))
-    plt, fig, ax = _figure()
+    plt, fig, ax = new_figure()
     if train:
         ax.plot(*zip(*train), label="train loss")
     if val:
@@ -219,7 +222,7 @@ def _loss_curves(run_dir: Path, name: str, entry: dict[str, Any]) -> list[Block]
     summary = entry.get("summary", {})
     text = ", ".join(f"{k} {summary[k]:.4g}" for k in ("loss", "val_loss") if isinstance(summary.get(k), float))
     return [f"{entry['config']['model']['preset']} model, {entry['config']['max_steps']:,} steps; final {text or 'n/a'}.",
-            Figure(f"{name}-loss", f"{name}: loss per step", _png(plt, fig))]
+            Figure(f"{name}-loss", f"{name}: loss per step", figure_png(plt, fig))]
 
 
 def wilson_interval(solved: int, tasks: int, z: float = 1.96) -> tuple[float, float]:
@@ -235,7 +238,7 @@ def wilson_interval(solved: int, tasks: int, z: float = 1.96) -> tuple[float, fl
 
 
 def _pass_at_1(run_dir: Path, name: str, entry: dict[str, Any]) -> list[Block]:
-    summary = read_json(run_dir / entry["path"] / "summary.json")
+    summary = read_json(run_dir / entry["output"] / "summary.json")
     score = summary["scores"]["pass@1"]
     tasks, total = summary["tasks_scored"], summary["tasks_in_benchmark"]
     solved = round(score["estimate"] * tasks)
@@ -252,13 +255,13 @@ def _pass_at_1(run_dir: Path, name: str, entry: dict[str, Any]) -> list[Block]:
                 "to solve almost none." if tasks < total or tasks < 100 else
                 "This is the whole benchmark: comparable to published numbers of the same protocol (greedy, "
                 "the same prompt format and tests).")
-    plt, fig, ax = _figure(height=1.6)
+    plt, fig, ax = new_figure(height=1.6)
     ax.errorbar([100 * score["estimate"]], [summary["benchmark"]], fmt="o", capsize=4,
                 xerr=[[100 * (score["estimate"] - low)], [100 * (high - score["estimate"])]])
     ax.set_xlim(-2, 100)
     ax.set_xlabel("pass@1 (%) with its 95% Wilson interval")
     return [Table(["benchmark", "tasks", "pass@1", "95% bootstrap over tasks", "95% Wilson", "statuses"], rows),
-            meaning, Figure(f"{name}-pass1", f"{name}: pass@1 and its interval", _png(plt, fig))]
+            meaning, Figure(f"{name}-pass1", f"{name}: pass@1 and its interval", figure_png(plt, fig))]
 
 
 section("synth-textbooks", "Synthetic textbooks: diversity")(_diversity)
@@ -269,7 +272,7 @@ section("eval", "Evaluation: pass@1 per benchmark")(_pass_at_1)
 
 # --- rendering ---------------------------------------------------------------------------------
 
-def _figure(height: float = 3.0):
+def new_figure(height: float = 3.0):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -279,7 +282,7 @@ def _figure(height: float = 3.0):
     return plt, fig, ax
 
 
-def _png(plt, fig) -> bytes:
+def figure_png(plt, fig) -> bytes:
     buffer = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buffer, format="png", dpi=90)

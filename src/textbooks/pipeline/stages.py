@@ -35,6 +35,11 @@ from textbooks.train.tokenize import TokenizeConfig
 STAGE_MODULES: tuple[str, ...] = ()
 
 DATASET, PACK, MODEL, EVAL = "dataset", "pack", "model", "eval"
+# Transport and pacing of a `teacher:` section: a new fleet, key or rate limit gets the same answers
+# from the cache, so these keys are left out of a stage's key.
+TEACHER_TRANSPORT = tuple(f"teacher.{key}" for key in (
+    "endpoints", "api_key_env", "max_in_flight", "requests_per_minute", "tokens_per_minute", "timeout_s",
+    "max_retries", "backoff_base_s", "backoff_max_s", "cooldown_s", "failures_before_cooldown"))
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,10 @@ class Stage:
     def base_path(self, base: str) -> Path:
         """A `base:` YAML the section's config is laid over."""
         return Path(base)
+
+    def output(self, out: Path) -> Path:
+        """Where, inside the stage directory, the dataset (pack, model) that downstream stages read is."""
+        return out
 
     def key_extra(self, config: Any) -> str:
         """What else decides the output, beyond config and input keys (e.g. a source tree's listing)."""
@@ -163,11 +172,7 @@ class SynthStage(Stage):
     produces = DATASET
     synth_kind: ClassVar[str]
     owned = ("out",)
-    # Transport and pacing: a new fleet, key or rate limit gets the same answers from the cache.
-    key_ignores = ("cache", "batch_size", "teacher.endpoints", "teacher.api_key_env", "teacher.max_in_flight",
-                   "teacher.requests_per_minute", "teacher.tokens_per_minute", "teacher.timeout_s",
-                   "teacher.max_retries", "teacher.backoff_base_s", "teacher.backoff_max_s", "teacher.cooldown_s",
-                   "teacher.failures_before_cooldown")
+    key_ignores = ("cache", "batch_size", *TEACHER_TRANSPORT)
 
     def teacher(self, config: SynthJob) -> TeacherConfig:
         return config.teacher
