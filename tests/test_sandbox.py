@@ -21,7 +21,7 @@ def sandbox():
 
 def test_a_program_that_runs_to_the_end_passes_and_its_output_is_kept(sandbox):
     outcome = sandbox.run("def add(a, b):\n    return a + b\nassert add(1, 2) == 3\nprint('done')")
-    assert outcome == Outcome("passed", None, "", outcome.duration_s, stdout="done\n", stderr="")
+    assert outcome == Outcome("passed", None, "", outcome.duration_s, stdout="done\n", stderr="", cpu_time_s=outcome.cpu_time_s)
 
 
 @pytest.mark.parametrize(

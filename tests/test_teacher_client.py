@@ -426,10 +426,10 @@ def test_a_run_killed_with_sigkill_resumes_without_asking_a_committed_answer_aga
 def test_teacher_ping_reports_the_server_and_a_short_answer():
     from typer.testing import CliRunner
 
-    from textbooks.teacher.cli import teacher_app
+    from textbooks.cli import app
 
     with FaultServer() as server:
-        result = CliRunner().invoke(teacher_app, ["ping", server.url])
+        result = CliRunner().invoke(app, ["teacher", "ping", server.url])
     assert result.exit_code == 0, result.output
     assert f"{server.url}: openai server, model {MODEL}: 'answer " in result.output
 
@@ -437,8 +437,8 @@ def test_teacher_ping_reports_the_server_and_a_short_answer():
 def test_teacher_ping_names_an_endpoint_that_is_not_openai_compatible():
     from typer.testing import CliRunner
 
-    from textbooks.teacher.cli import teacher_app
+    from textbooks.cli import app
 
     with FaultServer() as server:
-        result = CliRunner().invoke(teacher_app, ["ping", server.url.removesuffix("/v1")])
+        result = CliRunner().invoke(app, ["teacher", "ping", server.url.removesuffix("/v1")])
     assert isinstance(result.exception, UserError) and server.url.removesuffix("/v1") in str(result.exception)

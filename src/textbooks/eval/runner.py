@@ -8,8 +8,10 @@ Files under the output directory:
                     run must match it
     samples.jsonl   generated completions, one line each as they come: task_id, sample, completion
     results.jsonl   one line per checked sample: task_id, sample, completion, passed, status,
-                    error_type, message, duration_s (re-scorable without our code)
-    summary.json    pass@k with 95% intervals, counts by status, the sandbox's isolation level
+                    error_type, message, duration_s, cpu_time_s (re-scorable without our code)
+    summary.json    pass@k with 95% intervals, counts by status, the sandbox's isolation level;
+                    with `settings.recheck`, the flaky verdicts (recheck.py, rechecks.jsonl); with
+                    `judge`, the LLM judge's grades (judge.py, judgments.jsonl)
 Resuming skips what samples.jsonl and results.jsonl already hold. A line that cannot be read is
 a UserError naming file and line; nothing already written is touched.
 """
@@ -30,6 +32,7 @@ from textbooks.errors import UserError
 from textbooks.io import atomic_write_json, read_jsonl, sha256_file
 from textbooks.eval.backends import Backend, Sampling, open_backend
 from textbooks.eval.benchmarks import load_benchmark
+from textbooks.eval.judge import JudgeSettings
 from textbooks.eval.tasks import Benchmark, Task, TaskId
 from textbooks.eval.passk import KS, score
 
@@ -48,12 +51,15 @@ class EvalSettings:
     timeout_s: float | None = None  # per program (None: the benchmark's)
     isolation: str = "auto"
     memory_bytes: int | None = None  # per program (None: the sandbox's default)
+    recheck: int = 0  # reruns of each failed or nearly timed-out sample (recheck.py)
 
     def __post_init__(self) -> None:
         if self.n < 1:
             raise UserError(f"--n {self.n}: expected 1 or more samples per task")
         if self.limit is not None and self.limit < 1:
             raise UserError(f"--limit {self.limit}: expected 1 or more tasks")
+        if self.recheck < 0:
+            raise UserError(f"--recheck {self.recheck}: expected 0 (off) or more reruns")
 
 
 @dataclass
@@ -74,6 +80,7 @@ class EvalConfig:
     challenge_tests: bool = False  # MBPP: also run challenge_test_list
     progress: bool = True
     settings: EvalSettings = field(default_factory=EvalSettings)
+    judge: JudgeSettings = field(default_factory=JudgeSettings)  # off until judge.endpoint is set
 
 
 @dataclass(frozen=True)
@@ -95,12 +102,12 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
         backend = open_backend(cfg.model, cfg.backend, served_model=cfg.served_model, device=cfg.device,
                                dtype=cfg.dtype, batch_size=cfg.batch_size, api_key_env=cfg.api_key_env)
     return evaluate(bench, cfg.out, backend=backend, samples_file=cfg.samples, settings=cfg.settings,
-                    progress=cfg.progress)
+                    progress=cfg.progress, judge=cfg.judge if cfg.judge.endpoint else None)
 
 
 def evaluate(benchmark: Benchmark, out_dir: str | Path, *, backend: Backend | None = None,
              samples_file: str | Path | None = None, settings: EvalSettings = EvalSettings(),
-             progress: bool = True) -> dict[str, Any]:
+             progress: bool = True, judge: JudgeSettings | None = None) -> dict[str, Any]:
     """Generate (with `backend`) or read (`samples_file`) completions, check them, score; see module doc."""
     if (backend is None) == (samples_file is None):
         raise UserError("eval: give exactly one of --model (generate) or --samples FILE (score existing completions)")
@@ -116,7 +123,17 @@ def evaluate(benchmark: Benchmark, out_dir: str | Path, *, backend: Backend | No
         samples = [s for s in read_samples(Path(samples_file), benchmark) if s.task_id in wanted]
     results, isolation = execute(benchmark, samples, settings, out / "results.jsonl", progress)
     summary = {**summarize(benchmark, tasks, results, isolation, settings), "run": identity}
-    atomic_write_json(out / "summary.json", summary)
+    atomic_write_json(out / "summary.json", summary)  # the scores are safe should a recheck or the judge fail
+    if settings.recheck:
+        from textbooks.eval.recheck import recheck
+
+        summary["recheck"] = recheck(benchmark, results, settings, settings.recheck, out, progress)
+    if judge is not None:
+        from textbooks.eval.judge import judge_results
+
+        summary["judge"] = judge_results(benchmark, results, judge, out, progress)
+    if settings.recheck or judge is not None:
+        atomic_write_json(out / "summary.json", summary)
     return summary
 
 
@@ -206,25 +223,22 @@ def generate_samples(benchmark: Benchmark, tasks: list[Task], backend: Backend, 
 def execute(benchmark: Benchmark, samples: list[Sample], settings: EvalSettings, path: Path,
             progress: bool) -> tuple[list[dict], str | None]:
     """Check every sample in the sandbox; results already in `path` are reused, new ones appended."""
-    from textbooks.eval.sandbox import Limits, Sandbox
-
     done = {(r["task_id"], r["sample"]): r for r in _read_own(path, benchmark, "passed", dict)}
     todo = [s for s in samples if (s.task_id, s.sample) not in done]
     isolation = None
     if todo:
         benchmark.prepare({s.task_id for s in todo}, settings.workers, progress, settings.isolation)
-        limits = Limits() if settings.memory_bytes is None else Limits(memory_bytes=settings.memory_bytes)
         by_key = {(s.task_id, s.sample): s for s in todo}
         bar = tqdm(total=len(samples), initial=len(samples) - len(todo), desc=f"{benchmark.name} execute",
                    unit="sample", disable=not progress)
-        with Sandbox(workers=settings.workers, limits=limits, isolation=settings.isolation) as sandbox, \
-                open(path, "a", encoding="utf-8") as f:
+        with open_sandbox(settings) as sandbox, open(path, "a", encoding="utf-8") as f:
             isolation = sandbox.isolation_level
-            for key, outcome in sandbox.run_many(_programs(benchmark, todo, settings)):
+            for key, outcome in sandbox.run_many(programs(benchmark, todo, settings)):
                 sample = by_key[key]
                 result = {**asdict(sample), "passed": outcome.passed, "status": outcome.status,
                           "error_type": outcome.error_type, "message": outcome.message,
-                          "duration_s": round(outcome.duration_s, 4)}
+                          "duration_s": round(outcome.duration_s, 4),
+                          "cpu_time_s": None if outcome.cpu_time_s is None else round(outcome.cpu_time_s, 4)}
                 done[key] = result
                 _append(f, result)
                 bar.update()
@@ -232,7 +246,15 @@ def execute(benchmark: Benchmark, samples: list[Sample], settings: EvalSettings,
     return [done[s.task_id, s.sample] for s in samples], isolation
 
 
-def _programs(benchmark: Benchmark, samples: list[Sample], settings: EvalSettings) -> Iterator[tuple]:
+def open_sandbox(settings: EvalSettings):
+    from textbooks.eval.sandbox import Limits, Sandbox
+
+    limits = Limits() if settings.memory_bytes is None else Limits(memory_bytes=settings.memory_bytes)
+    return Sandbox(workers=settings.workers, limits=limits, isolation=settings.isolation)
+
+
+def programs(benchmark: Benchmark, samples: list[Sample], settings: EvalSettings) -> Iterator[tuple]:
+    """(key, program, timeout) for each sample, key = (task_id, sample)."""
     for s in samples:
         task = benchmark.tasks[s.task_id]
         yield (s.task_id, s.sample), benchmark.program(task, s.completion), settings.timeout_s or benchmark.timeout_s(task)

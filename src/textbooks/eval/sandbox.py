@@ -100,6 +100,8 @@ class Outcome:
     "MemoryError", ...), "SystemExit", "Exit N" (os._exit), "Signal N", "WorkerDied"; None when
     passed or timed out. message: short (1000 characters at most). stdout, stderr: the
     program's output, each cut at `Limits.output_bytes` (stderr holds its traceback).
+    cpu_time_s: the CPU time (user + system) of the program and the children it waited for; None
+    when it was killed at its wall clock, or its worker died.
     """
 
     status: Status
@@ -108,6 +110,7 @@ class Outcome:
     duration_s: float
     stdout: str = ""
     stderr: str = ""
+    cpu_time_s: float | None = None
 
     @property
     def passed(self) -> bool:

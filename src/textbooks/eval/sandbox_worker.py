@@ -7,7 +7,7 @@ interpreter that can read this one file.
 Protocol on stdin/stdout: frames of a 4-byte big-endian length and a JSON object.
   worker -> host, once at start: {"ready": true, "pid": ...}
   host -> worker: {"program": str, "timeout_s": float, "cpu_s": int}
-  worker -> host: {"status", "error_type", "message", "duration_s", "stdout", "stderr"}
+  worker -> host: {"status", "error_type", "message", "duration_s", "cpu_time_s", "stdout", "stderr"}
 
 Why a fork per program: a fresh sandboxed interpreter costs about 0.14 s to start; forking this
 warm one (with the common stdlib already imported) costs about a millisecond. The child gets a new
@@ -190,6 +190,7 @@ def _watch_child(pid: int, request: dict, config: dict, fds: tuple, started: flo
     for fd in (*captured, pidfd):
         selector.register(fd, selectors.EVENT_READ)
     status = usage = None
+    cpu_spent = None  # user + system CPU seconds of the child and the children it waited for
     try:
         while status is None and (left := deadline - time.monotonic()) > 0:
             for key, _ in selector.select(left):
@@ -213,6 +214,7 @@ def _watch_child(pid: int, request: dict, config: dict, fds: tuple, started: flo
             pass
     outcome.update(
         duration_s=duration,
+        cpu_time_s=cpu_spent,
         stdout=captured[out_r].decode("utf-8", "replace"),
         stderr=captured[err_r].decode("utf-8", "replace"),
     )
