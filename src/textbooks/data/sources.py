@@ -36,14 +36,15 @@ def local_tree_records(root: Path, pattern: str = "*.py", max_bytes: int = 1_000
         }
 
 
-def tree_listing_sha256(roots: Sequence[Path], pattern: str = "*.py") -> str:
-    """The trees' content as a digest of paths, sizes and mtimes: an edited file changes it (no file is read)."""
+def listing_sha256(sources: Sequence[str | Path], pattern: str = "*.py") -> str:
+    """What local sources hold, for a fingerprint: paths, sizes and times of their files (none is read)."""
     listing = hashlib.sha256()
-    for root in roots:
-        for path in sorted(root.rglob(pattern)):
-            if path.is_file():
-                stat = path.stat()
-                listing.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    for source in sources:
+        path = Path(source)
+        files = sorted(p for p in path.rglob(pattern) if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            stat = file.stat() if file.exists() else None
+            listing.update(f"{file}\0{stat.st_size if stat else ''}\0{stat.st_mtime_ns if stat else ''}\n".encode())
     return listing.hexdigest()
 
 
@@ -58,7 +59,7 @@ def import_local_trees(
     config = {
         "roots": [str(root.resolve()) for root in roots],
         "pattern": pattern,
-        "listing_sha256": tree_listing_sha256(roots, pattern),
+        "listing_sha256": listing_sha256(roots, pattern),
         "rows_per_shard": rows_per_shard,
     }
     records = itertools.chain.from_iterable(local_tree_records(root, pattern) for root in roots)

@@ -151,12 +151,12 @@ class ImportStage(Stage):
     config_class = ImportConfig
 
     def key_extra(self, config: ImportConfig) -> str:
-        from textbooks.data.sources import tree_listing_sha256
+        from textbooks.data.sources import listing_sha256
 
         missing = [str(tree) for tree in config.trees() if not tree.is_dir()]
         if missing:
             raise UserError(f"{missing[0]}: directory not found; expected a source tree to import")
-        return tree_listing_sha256(config.trees(), config.pattern)
+        return listing_sha256(config.trees(), config.pattern)
 
     def run(self, ctx: StageContext) -> dict[str, Any]:
         from textbooks.data.sources import import_local_trees

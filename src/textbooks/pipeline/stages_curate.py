@@ -12,12 +12,11 @@ module in textbooks.pipeline.stages.STAGE_MODULES.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from pathlib import Path
 from typing import Any
 
 from textbooks.curate.job import CurateJob, run_curate
-from textbooks.data.sources import tree_listing_sha256
+from textbooks.data.sources import HF_PREFIX, listing_sha256
 from textbooks.io import read_json
 from textbooks.pipeline.report import Block, Figure, Table, figure_png, new_figure, section
 from textbooks.pipeline.stages import DATASET, TEACHER_TRANSPORT, Stage, StageContext, register
@@ -42,15 +41,7 @@ class CurateStage(Stage):
 
     def key_extra(self, config: CurateJob) -> str:
         """Local sources' content (paths, sizes, mtimes); a Hub dataset is named by its id alone."""
-        digest = hashlib.sha256()
-        for source in config.sources:
-            path = Path(source)
-            if path.is_dir():
-                digest.update(tree_listing_sha256([path], config.pattern).encode())
-            elif path.is_file():
-                stat = path.stat()
-                digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
-        return digest.hexdigest()
+        return listing_sha256([s for s in config.sources if not s.startswith(HF_PREFIX)], config.pattern)
 
     def prepare(self, ctx: StageContext) -> CurateJob:
         # Caches outlive the stage directory: a changed classifier reuses every rating already paid for.
