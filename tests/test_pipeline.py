@@ -286,3 +286,25 @@ def test_train_stages_start_through_the_launcher_prefix(tmp_path):
     result = run(save(tmp_path, data), until="model")
     assert result.ran[-1] == "model"
     assert f"-m textbooks train --config" in log.read_text() and "--data" in log.read_text()
+
+
+def test_textbooks_report_rebuilds_the_page_and_cards_from_the_run_directory(tmp_path):
+    run(save(tmp_path, two_branches(tmp_path)))
+    run_dir = tmp_path / "run"
+    (run_dir / "report.html").unlink()
+    (run_dir / "code-b" / "README.md").unlink()
+    result = run_cli("report", str(run_dir))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == f"report: {run_dir / 'report.html'}"
+    assert "Data funnel" in (run_dir / "report.html").read_text() and (run_dir / "code-b" / "README.md").is_file()
+    markdown = (run_dir / "report.md").read_text()
+    assert "| code-b | import |" in markdown and "](report-files/funnel.png)" in markdown
+
+
+def test_the_pass_rate_interval_does_not_collapse_when_every_task_fails():
+    from textbooks.pipeline.report import wilson_interval
+
+    low, high = wilson_interval(0, 2)  # 0 of 2 solved says little: the rate could well be 65%
+    assert low == 0.0 and high == pytest.approx(0.6576, abs=1e-4)
+    low, high = wilson_interval(82, 164)  # phi-1's scale: about +-7.6 points around 50%
+    assert (low, high) == (pytest.approx(0.4240, abs=1e-3), pytest.approx(0.5760, abs=1e-3))
