@@ -183,7 +183,7 @@ BAD = {
     "an input of the wrong kind": (lambda d: d["stages"]["mix"].update(inputs={"datasets": ["pack-a"]}),
                                    "stages.mix.inputs.datasets: 'pack-a' is a pack; expected a dataset"),
     "a pipeline-owned key": (lambda d: d["stages"]["pack-a"]["config"].update(out="x"), "stages.pack-a.config.out: set by the pipeline"),
-    "a missing source tree": (lambda d: d["stages"]["code-a"]["config"].update(roots=["/no/such/tree"]), "stages.code-a.config: /no/such/tree: directory not found"),
+    "a missing source tree": (lambda d: d["stages"]["code-a"]["config"].update(roots=["/no/such/tree"]), "stages.code-a.config: roots: /no/such/tree: directory not found"),
 }
 
 
@@ -228,7 +228,7 @@ def test_every_shipped_pipeline_parses_and_names_its_edit_points(tmp_path):
         plan = run_pipeline(load_spec(name), tmp_path / name, RunOptions(dry_run=True), echo=lambda line: None).plan
         assert list(plan.stages)[-1] == "humaneval" and plan.stages["finetune"].inputs["init"][0].stage == "pretrain"
     for name in ("phi-1-small", "phi-1"):  # their paths and endpoints are placeholders to edit
-        with pytest.raises(UserError, match=r"stages\.code\.config: /data/filtered-python: directory not found"):
+        with pytest.raises(UserError, match=r"stages\.code\.config: roots: /data/filtered-python: directory not found"):
             run_pipeline(load_spec(name), tmp_path / name, RunOptions(dry_run=True))
         spec = load_spec(name, [f"stages.code.config.roots=[{write_tree(tmp_path / 'code')}]"])
         with pytest.raises(UserError, match=r"stages\.textbooks\.config\.teacher\.endpoints: .*http://vllm-0:8000/v1"):

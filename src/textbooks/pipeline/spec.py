@@ -13,12 +13,14 @@
         inputs: {data: pack}       # role -> a stage name, or a path (with a '/') to an existing dataset
         config: {max_steps: 100}
 
+`$STDLIB` in any string is this interpreter's standard library (the demo's stand-in corpus).
 Everything is checked here, before any stage runs, and every error names the file and the key.
 """
 
 from __future__ import annotations
 
 import re
+import sysconfig
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -32,6 +34,7 @@ TOP_LEVEL_KEYS = ("description", "run_dir", "teacher", "launcher", "stages")
 STAGE_KEYS = ("kind", "inputs", "base", "config")
 # Names used by the run directory itself: a stage named like them would clash with its pointer.
 RESERVED_NAMES = ("stages", "cache", "report", "lineage")
+STDLIB_VARIABLE = "$STDLIB"
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
@@ -109,6 +112,7 @@ def load_spec(name_or_path: str | Path, overrides: Sequence[str] = ()) -> Pipeli
     data = read_yaml(path)
     for item in overrides:
         apply_override(data, item)
+    data = _expand(data)
     where = str(path)
     _no_unknown(data, TOP_LEVEL_KEYS, where, "")
     stages_data = data.get("stages")
@@ -125,6 +129,16 @@ def load_spec(name_or_path: str | Path, overrides: Sequence[str] = ()) -> Pipeli
         teacher=dict(teacher), launcher=from_dict(Launcher, data.get("launcher") or {}, f"{where}: launcher"),
         stages=stages, description=str(data.get("description") or ""), raw=data,
     )
+
+
+def _expand(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace(STDLIB_VARIABLE, sysconfig.get_paths()["stdlib"])
+    if isinstance(value, Mapping):
+        return {k: _expand(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v) for v in value]
+    return value
 
 
 def _stage(name: str, section: Any, where: str) -> StageSpec:

@@ -17,7 +17,6 @@ import dataclasses
 import shlex
 import subprocess
 import sys
-import sysconfig
 from dataclasses import dataclass, field
 from importlib import import_module
 from pathlib import Path
@@ -134,14 +133,9 @@ def stage_kinds() -> dict[str, Stage]:
 class ImportConfig:
     """Local trees of source files as a `code` dataset (`textbooks dataset import DIR ...`)."""
 
-    roots: list[Path] = field(default_factory=list)
-    stdlib: list[str] = field(default_factory=list)  # standard-library packages of this interpreter, by name
+    roots: list[Path] = field(default_factory=list)  # `$STDLIB/json`: a package of the standard library
     pattern: str = "*.py"
     rows_per_shard: int = 50_000
-
-    def trees(self) -> list[Path]:
-        stdlib = Path(sysconfig.get_paths()["stdlib"])
-        return [*self.roots, *(stdlib / name for name in self.stdlib)]
 
 
 @register
@@ -153,16 +147,16 @@ class ImportStage(Stage):
     def key_extra(self, config: ImportConfig) -> str:
         from textbooks.data.sources import listing_sha256
 
-        missing = [str(tree) for tree in config.trees() if not tree.is_dir()]
-        if missing:
-            raise UserError(f"{missing[0]}: directory not found; expected a source tree to import")
-        return listing_sha256(config.trees(), config.pattern)
+        missing = [str(tree) for tree in config.roots if not tree.is_dir()]
+        if not config.roots or missing:
+            raise UserError(f"roots: {missing[0] if missing else 'empty'}: directory not found; expected source trees to import")
+        return listing_sha256(config.roots, config.pattern)
 
     def run(self, ctx: StageContext) -> dict[str, Any]:
         from textbooks.data.sources import import_local_trees
 
         cfg = ctx.config
-        ds = import_local_trees(cfg.trees(), ctx.out, pattern=cfg.pattern, rows_per_shard=cfg.rows_per_shard)
+        ds = import_local_trees(cfg.roots, ctx.out, pattern=cfg.pattern, rows_per_shard=cfg.rows_per_shard)
         return {"rows": ds.num_rows, "fingerprint": ds.fingerprint}
 
 
