@@ -308,3 +308,12 @@ def test_the_pass_rate_interval_does_not_collapse_when_every_task_fails():
     assert low == 0.0 and high == pytest.approx(0.6576, abs=1e-4)
     low, high = wilson_interval(82, 164)  # phi-1's scale: about +-7.6 points around 50%
     assert (low, high) == (pytest.approx(0.4240, abs=1e-3), pytest.approx(0.5760, abs=1e-3))
+
+
+def test_a_stage_that_fails_is_named_and_what_finished_before_it_is_kept(tmp_path):
+    data = two_branches(tmp_path)
+    data["stages"]["pack-a"]["config"]["tokenizer"] = str(tmp_path / "no-tokenizer.json")
+    path = save(tmp_path, data)
+    with pytest.raises(UserError, match=r"stage pack-a \(tokenize\): .*no-tokenizer\.json.*next run resumes"):
+        run(path)
+    assert (tmp_path / "run" / "code-a" / "stage.json").is_file()

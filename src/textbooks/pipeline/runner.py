@@ -85,7 +85,11 @@ def run_pipeline(spec: PipelineSpec, run_dir: Path | None = None, options: RunOp
             result.cached.append(name)
         else:
             echo(f"{prefix}: running into {planned.out.relative_to(run_dir)}")
-            seconds = run_stage(plan, planned)
+            try:
+                seconds = run_stage(plan, planned)
+            except UserError as err:
+                raise UserError(f"stage {name} ({planned.stage.kind}): {err}; finished stages are kept and the "
+                                "next run resumes this one") from None
             echo(f"{prefix}: done in {seconds:.0f} s")
             result.ran.append(name)
         point(run_dir, name, planned.out)

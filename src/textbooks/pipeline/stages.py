@@ -101,10 +101,6 @@ class Stage:
         """The teacher this stage calls: its endpoints must answer before the pipeline starts."""
         return None
 
-    def prepare(self, ctx: StageContext) -> Any:
-        """The config with the pipeline's own keys filled in (defaults that live in the run directory)."""
-        return ctx.config
-
     def estimate(self, ctx: StageContext) -> str | None:
         """A dry-run note (what it would spend); sends nothing."""
         return None
@@ -171,7 +167,8 @@ class SynthStage(Stage):
     def teacher(self, config: SynthJob) -> TeacherConfig:
         return config.teacher
 
-    def prepare(self, ctx: StageContext) -> Any:
+    def prepare(self, ctx: StageContext) -> SynthJob:
+        """The job with its output and answer cache in the run directory."""
         # The answer cache outlives the stage directory: a changed `num` reuses every answer already paid for.
         cache = ctx.config.cache or ctx.run_dir / "cache" / f"{ctx.name}.teacher-cache.sqlite"
         return dataclasses.replace(ctx.config, out=ctx.out, cache=cache)
@@ -252,8 +249,7 @@ class TrainStage(Stage):
         print(f"  $ {shlex.join(command)}", flush=True)
         code = subprocess.run(command).returncode
         if code != 0:
-            raise UserError(f"stage {ctx.name}: the training process exited with {code}; run the pipeline again "
-                            "to resume from its last checkpoint")
+            raise UserError(f"the training process exited with {code} (its output is above)")
         return train_summary(ctx.out)
 
 
