@@ -74,9 +74,9 @@ def data_card(run_dir: Path, data: dict[str, Any], name: str) -> str:
     lines = [_front_matter(meta), f"# Dataset card: {name}", "",
              f"`{ds.kind}` records written by the `{entry['kind']}` stage of the `{data['pipeline']['name']}` "
              f"pipeline (`textbooks`), fingerprint `{ds.fingerprint[:16]}`.", "",
-             "## Dataset structure", "", f"- rows: {ds.num_rows:,} in {len(ds.shards)} Parquet shard(s)",
+             "## Dataset Structure", "", f"- rows: {ds.num_rows:,} in {len(ds.shards)} Parquet shard(s)",
              f"- columns: {', '.join(ds.column_names)}", "",
-             "## Source data", ""]
+             "## Source Data", ""]
     sources = [i for items in entry["inputs"].values() for i in items]
     if sources:
         lines += [f"- from `{i['stage'] or i['path']}` (key `{i['key'][:12]}`)" for i in sources]
@@ -88,7 +88,7 @@ def data_card(run_dir: Path, data: dict[str, Any], name: str) -> str:
     lines += ["", "## Licenses", ""]
     lines += [f"- {lic}: {n:,} records" for lic, n in licenses.most_common()] or [
         "- synthetic: written by the teacher above; check its licence and terms" if teacher else "- not recorded"]
-    lines += ["", "## Curation and filters", ""]
+    lines += ["", "## Curation and Filters", ""]
     if synth:
         rejected = ", ".join(f"{k} {v:,}" for k, v in synth.get("rejected", {}).items()) or "none"
         lines += [f"- {synth.get('kept', 0):,} kept of {synth.get('requests', 0):,} teacher answers; rejected: {rejected}"]
@@ -121,11 +121,11 @@ def model_card(run_dir: Path, data: dict[str, Any], name: str) -> str:
     lines = [_front_matter(meta), f"# Model card: {name}", "",
              f"A phi-1-architecture code model from the `{data['pipeline']['name']}` pipeline of `textbooks` "
              "(\"Textbooks Are All You Need\"). Load it with `transformers.AutoModelForCausalLM.from_pretrained`.", "",
-             "## Training data", ""]
+             "## Training Details", "", "### Training Data", ""]
     lines += [f"- `{n}` ({stages[n]['kind']}): {stages[n].get('summary', {}).get('rows', '?'):,} records"
               if isinstance(stages[n].get("summary", {}).get("rows"), int) else f"- `{n}` ({stages[n]['kind']})"
               for n in datasets] or ["- not recorded"]
-    lines += ["", "## Training procedure", ""]
+    lines += ["", "### Training Procedure", ""]
     for n in trains:
         cfg = stages[n]["config"]
         summary = stages[n].get("summary", {})
@@ -142,7 +142,7 @@ def model_card(run_dir: Path, data: dict[str, Any], name: str) -> str:
                   "the number is not comparable to published ones."]
     else:
         lines.append("- no evaluation in this run")
-    lines += ["", "## Limitations", "", LIMITS, "", "## Lineage", "",
+    lines += ["", "## Bias, Risks, and Limitations", "", LIMITS, "", "## Lineage", "",
               f"Every dataset, prompt template, teacher and config used: `{LINEAGE}` of the run "
               f"(pipeline sha256 `{data['pipeline']['sha256'][:16]}`).", ""]
     return "\n".join(lines)
