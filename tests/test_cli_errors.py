@@ -39,6 +39,10 @@ CASES = [
     (["synth", "textbooks", "--out", "{tmp}/tb", "--endpoint", "http://127.0.0.1:9/v1", "--num", "1"], "--model: required with --endpoint"),
     (["synth", "exercises", "--out", "{tmp}/ex", "--config", "{unknown_key}", "--num", "1"], "unknown key 'no_such_key'"),
     (["synth", "report", "{tmp}/nothing"], "dataset directory not found"),
+    (["decontam", "--out", "{tmp}/d"], "--input: required"),
+    (["decontam", "--input", "{tmp}/nothing", "--out", "{tmp}/d"], "nothing: not found; expected a dataset directory or a JSONL file"),
+    (["decontam", "--config", "{unknown_key}"], "unknown key 'no_such_key'"),
+    (["decontam", "--input", "{tmp}/nothing", "--out", "{tmp}/d", "tau=1.5"], "tau: 1.5; expected 0 < tau <= 1"),
     (["tokenize", "--out", "{tmp}/pack"], "tokenize: no input"),
     (["tokenize", "--input", "{tmp}/nothing", "--out", "{tmp}/pack", "seed=oops"], "seed: expected int"),
     (["train", "--config", "{tmp}/missing.yaml", "--data", "{tmp}/pack", "--out", "{tmp}/run"], "no such config file or preset"),
@@ -48,6 +52,7 @@ CASES = [
     (["eval", "humaneval", "--out", "{tmp}/e"], "give exactly one of --model M"),
     (["eval", "no-such-bench", "--samples", "{tmp}/s.jsonl", "--out", "{tmp}/e"], "unknown; expected one of"),
     (["eval", "--config", "{unknown_key}"], "unknown key 'no_such_key'"),
+    (["eval", "humaneval", "--samples", "{tmp}/s.jsonl", "--out", "{tmp}/e", "--mode", "talk"], "--mode 'talk': unknown; expected one of auto, completion, chat"),
 ]
 
 

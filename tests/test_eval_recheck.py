@@ -27,6 +27,7 @@ def test_failures_and_passes_close_to_the_time_limit_are_doubtful():
     assert is_doubtful(result(True, 2.5), timeout_s=3.0)  # 0.5 s left: less than 20% of 3 s
     assert not is_doubtful(result(True, 2.3), timeout_s=3.0)
     assert not is_doubtful(result(True, 0.01), timeout_s=3.0)
+    assert not is_doubtful({**result(False, 0.0), "status": "extraction_failed"}, timeout_s=3.0)  # nothing ran
 
 
 def test_recheck_flags_a_sample_that_passes_at_random_and_no_deterministic_one(tmp_path):

@@ -151,7 +151,8 @@ def completions_server():
 
 def test_an_openai_compatible_endpoint_is_scored_on_the_same_harness(tmp_path, completions_server):
     out = tmp_path / "out"
-    done = run_cli("eval", "humaneval", "--model", completions_server, "--out", str(out), "--limit", "3", "--no-progress")
+    done = run_cli("eval", "humaneval", "--model", completions_server, "--mode", "completion", "--out", str(out),
+                   "--limit", "3", "--no-progress")
     assert done.returncode == 0, done.stderr
     samples = read_jsonl(out / "samples.jsonl")
     assert [s["completion"] for s in samples] == [p["canonical_solution"] for p in PROBLEMS[:3]]
@@ -164,7 +165,8 @@ def test_an_openai_compatible_endpoint_is_scored_on_the_same_harness(tmp_path, c
 @pytest.mark.slow
 def test_a_rerun_generates_only_the_completions_not_yet_on_disk(tmp_path, completions_server):
     out = tmp_path / "out"
-    args = ("eval", "humaneval", "--model", completions_server, "--out", str(out), "--limit", "3", "--no-progress")
+    args = ("eval", "humaneval", "--model", completions_server, "--mode", "completion", "--out", str(out), "--limit", "3",
+            "--no-progress")
     assert run_cli(*args).returncode == 0
     lines = (out / "samples.jsonl").read_text().splitlines(keepends=True)
     (out / "samples.jsonl").write_text("".join(lines[:2]))  # as if killed after two completions
@@ -209,3 +211,18 @@ def test_a_transformers_folder_generates_the_same_alone_or_left_padded_in_a_batc
     alone = open_backend(str(folder), "hf", batch_size=1).complete(prompts, sampling, [0, 0, 0])
     batched = open_backend(str(folder), "hf", batch_size=3).complete(prompts, sampling, [0, 0, 0])
     assert batched == alone and all(alone)
+
+
+def test_without_an_isolating_sandbox_eval_refuses_unless_told_to_run_with_less(tmp_path):
+    from textbooks.eval.sandbox import DISABLE_VARIABLE
+
+    no_isolation = {DISABLE_VARIABLE: "bwrap,namespaces"}
+    samples = humaneval_samples(tmp_path, tasks=1)
+    args = ["eval", "humaneval", "--samples", str(samples), "--limit", "1", "--workers", "1", "--no-progress"]
+    refused = run_cli(*args, "--out", str(tmp_path / "refused"), env=no_isolation)
+    assert refused.returncode == 2
+    assert len(refused.stderr.strip().splitlines()) == 1 and "--unsafe-no-isolation" in refused.stderr
+    assert not (tmp_path / "refused" / "results.jsonl").exists()
+    waived = run_cli(*args, "--out", str(tmp_path / "waived"), "--unsafe-no-isolation", env=no_isolation)
+    assert waived.returncode == 0, waived.stderr
+    assert json.loads((tmp_path / "waived" / "summary.json").read_text())["isolation"].endswith("(unsafe-no-isolation)")

@@ -8,9 +8,18 @@ from pathlib import Path
 import pytest
 
 from textbooks.errors import UserError
-from textbooks.eval.sandbox import KiB, MiB, Limits, Outcome, Sandbox
-
-LEVELS = {"bwrap+uid", "bwrap", "unshare+uid", "unshare", "rlimits+uid", "rlimits-only"}
+from textbooks.eval.sandbox import (
+    DISABLE_VARIABLE,
+    PROMISES,
+    IsolationUnavailable,
+    KiB,
+    Limits,
+    MiB,
+    Outcome,
+    Sandbox,
+    check_isolation,
+    levels_to_try,
+)
 
 
 @pytest.fixture(scope="module")
@@ -131,8 +140,7 @@ def test_the_working_directory_is_writable_and_fresh_for_each_program():
 
 
 def test_everything_outside_the_working_directory_is_read_only(sandbox):
-    if sandbox.isolation_level.startswith("rlimits") or sandbox.isolation_level == "unshare":
-        pytest.skip(f"{sandbox.isolation_level} gives no read-only view")
+    assert "read-only" in PROMISES[sandbox.isolation_level]  # what `auto` guarantees
     outside = Path(tempfile.mkdtemp(dir="/var/tmp"))
     try:
         (outside / "kept.txt").write_text("original")
@@ -165,10 +173,11 @@ def test_multiprocessing_works_and_its_shared_memory_does_not_outlive_the_progra
         "    with multiprocessing.Pool(2) as pool:\n        assert pool.map(square, range(4)) == [0, 1, 4, 9]\n"
         "    open('/dev/shm/left-behind', 'w').write('x')\n"
     )
-    with Sandbox(workers=1) as box:
+    with Sandbox(workers=1) as box:  # one worker: the next program runs in the same one
         outcome = box.run(pool)
         after = box.run("import os\nassert 'left-behind' not in os.listdir('/dev/shm')")
     assert (outcome.status, after.status) == ("passed", "passed"), (outcome, after)
+    assert not os.path.exists("/dev/shm/left-behind")
 
 
 def test_a_closed_sandbox_runs_nothing():
@@ -178,17 +187,53 @@ def test_a_closed_sandbox_runs_nothing():
         box.run("pass")
 
 
-def test_the_isolation_level_is_reported(sandbox):
-    assert sandbox.isolation_level in LEVELS
-    if shutil.which("bwrap"):
-        assert sandbox.isolation_level.startswith("bwrap")
-        if os.geteuid() == 0:
-            assert sandbox.run("import os\nassert os.getuid() == 65534").status == "passed"
+def test_auto_runs_at_a_guaranteed_level_bubblewrap_first(sandbox):
+    bwrap = shutil.which("bwrap") and "bwrap" not in os.environ.get(DISABLE_VARIABLE, "")
+    assert sandbox.isolation_level.startswith("bwrap" if bwrap else "namespaces")
+    assert sandbox.isolation == sandbox.isolation_level
+    if os.geteuid() == 0:
+        assert sandbox.isolation_level.endswith("+uid")
+        assert sandbox.run("import os\nassert os.getuid() == 65534").status == "passed"
+
+
+def test_without_a_guaranteed_level_auto_refuses_unless_isolation_is_waived(monkeypatch):
+    monkeypatch.setenv(DISABLE_VARIABLE, "bwrap,namespaces")
+    with pytest.raises(IsolationUnavailable) as refused:
+        Sandbox(workers=1)
+    message = str(refused.value)
+    assert "\n" not in message and "disabled by" in message
+    assert "apt-get install -y bubblewrap" in message and "--unsafe-no-isolation" in message
+    with pytest.warns(UserWarning, match="may change files outside"):
+        box = Sandbox(workers=1, unsafe_no_isolation=True)
+    with box:
+        assert box.isolation_level.startswith(("unshare", "rlimits"))
+        assert box.isolation == f"{box.isolation_level} (unsafe-no-isolation)"
+        assert box.run("print(6 * 7)").stdout == "42\n"
+
+
+def test_check_isolation_refuses_as_the_sandbox_would(monkeypatch):
+    assert check_isolation() in PROMISES
+    monkeypatch.setenv(DISABLE_VARIABLE, "bwrap,namespaces")
+    with pytest.raises(IsolationUnavailable):
+        check_isolation()
+    assert check_isolation(unsafe_no_isolation=True).endswith("(unsafe-no-isolation)")
+
+
+def test_only_auto_with_the_waiver_tries_the_weaker_levels():
+    assert levels_to_try("auto", unsafe_no_isolation=False) == ("bwrap", "namespaces")
+    assert levels_to_try("auto", unsafe_no_isolation=True) == ("bwrap", "namespaces", "unshare", "rlimits")
+    assert levels_to_try("unshare", unsafe_no_isolation=False) == ("unshare",)
+
+
+def test_a_disabled_level_asked_for_by_name_says_so(monkeypatch):
+    monkeypatch.setenv(DISABLE_VARIABLE, "namespaces")
+    with pytest.raises(UserError, match=f"namespaces: disabled by {DISABLE_VARIABLE}"):
+        Sandbox(workers=1, isolation="namespaces")
 
 
 @pytest.mark.parametrize("isolation", ["unshare", "rlimits"])
 def test_weaker_isolation_levels_still_run_programs_and_warn(isolation):
-    with pytest.warns(UserWarning, match="weaker than bubblewrap"):
+    with pytest.warns(UserWarning, match="may change files outside"):
         box = Sandbox(workers=1, isolation=isolation)
     with box:
         assert box.isolation_level.startswith(isolation)

@@ -122,3 +122,16 @@ def test_without_structured_output_the_request_asks_for_a_code_block():
     assert "response_format" in with_schema.params and "JSON object" in with_schema.messages[0]["content"]
     assert "response_format" not in without.params and "```python code block" in without.messages[0]["content"]
     assert structured.fingerprint() != plain.fingerprint()
+
+
+def test_exercises_are_checked_only_in_an_isolating_sandbox_unless_waived(monkeypatch):
+    from textbooks.eval.sandbox import DISABLE_VARIABLE, IsolationUnavailable
+    from textbooks.synth.exercises import exercise_generator
+    from textbooks.synth.generate import SynthConfig
+
+    monkeypatch.setenv(DISABLE_VARIABLE, "bwrap,namespaces")
+    with pytest.raises(IsolationUnavailable, match="--unsafe-no-isolation"):
+        with exercise_generator(SynthConfig(model="m", num=1)):
+            pass
+    with pytest.warns(UserWarning), exercise_generator(SynthConfig(model="m", num=1), unsafe_no_isolation=True) as waived:
+        assert waived.isolation.endswith("(unsafe-no-isolation)")

@@ -119,3 +119,13 @@ def test_a_save_killed_half_way_leaves_the_previous_checkpoint_to_resume_from(na
     summary = train_from_cli("tiny-pretrain", stdlib, copy, overrides=overrides)
     assert summary["step"] == STEPS + 5 and state.latest(copy).step == STEPS + 5
     assert sorted(losses(copy)) == list(range(1, STEPS + 6)) and not partial.exists()
+
+
+def test_pass_at_1_selection_refuses_before_any_step_without_an_isolating_sandbox(stdlib, tmp_path, monkeypatch):
+    from textbooks.eval.sandbox import DISABLE_VARIABLE, IsolationUnavailable
+
+    monkeypatch.setenv(DISABLE_VARIABLE, "bwrap,namespaces")
+    run_dir = tmp_path / "unisolated"
+    with pytest.raises(IsolationUnavailable, match="--unsafe-no-isolation"):
+        train_from_cli("tiny-pretrain", stdlib, run_dir, overrides=nano_overrides(2, **{"checkpoint.best_by": "pass@1"}))
+    assert not (run_dir / "metrics.jsonl").exists() or losses(run_dir) == {}  # no step was taken

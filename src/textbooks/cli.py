@@ -27,6 +27,7 @@ STAGE_CLIS = (
     "textbooks.data.cli",  # dataset import|export|info
     "textbooks.teacher.cli",  # teacher serve|ping
     "textbooks.synth.cli",  # synth textbooks|exercises|report
+    "textbooks.decontam.cli",  # decontam
     "textbooks.train.cli",  # tokenize, train
     "textbooks.model.cli",  # model info, export-hf, import-hf
     "textbooks.eval.cli",  # eval

@@ -1,7 +1,10 @@
 """Where completions come from: our checkpoints, a transformers folder, or an OpenAI-compatible server.
 
 Every backend answers `complete(prompts, sampling)` with one completion per prompt (the new text
-only, cut before the first stop sequence), so any model is scored by the same harness:
+only, cut before the first stop sequence), so any model is scored by the same harness. Instruct and
+chat models answer `chat(conversations, sampling)` instead (chat mode, see `chat.py`): endpoints
+through the chat completions API, transformers folders through their tokenizer's chat template;
+our base models have no chat template:
 
     backend = open_backend("runs/phi-1/")                          # our checkpoint (or preset:NAME)
     backend = open_backend("hf-folder/", kind="hf")                 # any transformers causal LM
@@ -20,6 +23,8 @@ from textbooks.errors import UserError
 from textbooks.model.generate import cut_at_stop
 
 BACKENDS = ("auto", "checkpoint", "hf", "endpoint")
+MODES = ("auto", "completion", "chat")
+REQUEST_TIMEOUT_S = 900.0  # an endpoint's answer, waiting in its queue included
 OPENAI_MAX_STOP = 4  # OpenAI's completions API takes at most four stop sequences; the rest are cut here
 
 
@@ -32,11 +37,31 @@ class Sampling:
     stop: tuple[str, ...] = ()
 
 
+Conversation = list[dict[str, str]]  # OpenAI chat messages: [{"role": "user", "content": ...}, ...]
+
+
 class Backend(Protocol):
     description: str
+    chat_template: bool  # whether `chat` can be asked
 
     def complete(self, prompts: Sequence[str], sampling: Sampling, sample_indices: Sequence[int]) -> list[str]:
         """One completion per prompt; `sample_indices[i]` tells samples of the same prompt apart."""
+
+    def chat(self, conversations: Sequence[Conversation], sampling: Sampling, sample_indices: Sequence[int]) -> list[str]:
+        """One assistant answer per conversation (a UserError where `chat_template` is False)."""
+
+
+def resolve_mode(mode: str, backend: Backend | None) -> str:
+    """`completion` or `chat`; `auto` is chat where the backend has a chat template (an endpoint, a
+    transformers folder whose tokenizer has one), completion otherwise (and for a samples file)."""
+    if mode not in MODES:
+        raise UserError(f"--mode {mode!r}: unknown; expected one of {', '.join(MODES)}")
+    if mode == "auto":
+        return "chat" if backend is not None and backend.chat_template else "completion"
+    if mode == "chat" and backend is not None and not backend.chat_template:
+        raise UserError(f"--mode chat: {backend.description} has no chat template; expected --mode completion "
+                        "(base models complete the prompt) or a model with a chat template")
+    return mode
 
 
 def open_backend(model: str, kind: str = "auto", *, served_model: str | None = None, device: str = "cpu",
@@ -80,6 +105,7 @@ class CheckpointBackend:
         self.tokenizer = load_tokenizer()
         self.batch_size = batch_size
         self.description = f"checkpoint {source}"
+        self.chat_template = False  # our models are base models: completion only
 
     def complete(self, prompts: Sequence[str], sampling: Sampling, sample_indices: Sequence[int]) -> list[str]:
         from textbooks.model.generate import generate
@@ -87,6 +113,9 @@ class CheckpointBackend:
         return generate(self.model, self.tokenizer, list(prompts), max_new_tokens=sampling.max_new_tokens,
                         temperature=sampling.temperature, top_p=sampling.top_p, seed=sampling.seed,
                         stop=list(sampling.stop), batch_size=self.batch_size)
+
+    def chat(self, conversations: Sequence[Conversation], sampling: Sampling, sample_indices: Sequence[int]) -> list[str]:
+        raise UserError(f"--mode chat: {self.description} is a base model without a chat template; expected --mode completion")
 
 
 class HFBackend:
@@ -104,13 +133,26 @@ class HFBackend:
         self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype)).to(device).eval()
         self.device, self.batch_size = device, batch_size
         self.description = f"transformers {folder}"
+        self.chat_template = bool(self.tokenizer.chat_template)
 
     def complete(self, prompts: Sequence[str], sampling: Sampling, sample_indices: Sequence[int]) -> list[str]:
+        return self._generate(list(prompts), sampling, add_special_tokens=True)
+
+    def chat(self, conversations: Sequence[Conversation], sampling: Sampling, sample_indices: Sequence[int]) -> list[str]:
+        if not self.chat_template:
+            raise UserError(f"--mode chat: {self.description} has no chat template (tokenizer_config.json "
+                            "chat_template); expected --mode completion")
+        texts = [self.tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in conversations]
+        # The template already wrote the special tokens (BOS and the turn markers).
+        return self._generate(texts, sampling, add_special_tokens=False)
+
+    def _generate(self, texts: list[str], sampling: Sampling, *, add_special_tokens: bool) -> list[str]:
         import torch
 
         completions = []
-        for start in range(0, len(prompts), self.batch_size):
-            batch = self.tokenizer(list(prompts[start : start + self.batch_size]), return_tensors="pt", padding=True)
+        for start in range(0, len(texts), self.batch_size):
+            batch = self.tokenizer(texts[start : start + self.batch_size], return_tensors="pt", padding=True,
+                                   add_special_tokens=add_special_tokens)
             batch = batch.to(self.device)
             if sampling.seed is not None:
                 torch.manual_seed(sampling.seed + start)
@@ -122,31 +164,44 @@ class HFBackend:
                 pad_token_id=self.tokenizer.pad_token_id,
             )
             new_tokens = output[:, batch["input_ids"].shape[1] :]
-            texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True, clean_up_tokenization_spaces=False)
-            completions += [cut_at_stop(text, sampling.stop) for text in texts]
+            decoded = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+            completions += [cut_at_stop(text, sampling.stop) for text in decoded]
         return completions
 
 
 class EndpointBackend:
-    """An OpenAI-compatible completions endpoint (vLLM, llama.cpp, a hosted base model), via the
-    teacher client: concurrency, retries, and failures reported rather than lost."""
+    """An OpenAI-compatible endpoint (vLLM, llama.cpp, a hosted model), via the teacher client:
+    concurrency, retries, and failures reported rather than lost. Completions API for base models,
+    chat completions API for chat models (the server applies the chat template)."""
+
+    chat_template = True  # the server's to apply; one without a template answers with an error
 
     def __init__(self, url: str, served_model: str | None, *, api_key_env: str, max_in_flight: int):
         from textbooks.teacher.client import TeacherConfig
 
+        # A server that answers one request at a time (llama.cpp's) queues the others: the time limit
+        # covers that wait. At 120 s, 8 chat answers of ~30 s each in flight timed out and were sent
+        # again and again (HumanEval in chat mode on the embedded teacher, loaded machine).
         self.config = TeacherConfig(endpoints=[url], model=served_model or "", api_key_env=api_key_env,
-                                    max_in_flight=max_in_flight, max_retries=3, cooldown_s=5.0)
+                                    max_in_flight=max_in_flight, max_retries=3, cooldown_s=5.0,
+                                    timeout_s=REQUEST_TIMEOUT_S)
         self.description = f"endpoint {url}"
 
     def complete(self, prompts: Sequence[str], sampling: Sampling, sample_indices: Sequence[int]) -> list[str]:
+        return self._ask([{"prompt": p} for p in prompts], sampling, sample_indices)
+
+    def chat(self, conversations: Sequence[Conversation], sampling: Sampling, sample_indices: Sequence[int]) -> list[str]:
+        return self._ask([{"messages": c} for c in conversations], sampling, sample_indices)
+
+    def _ask(self, inputs: list[dict], sampling: Sampling, sample_indices: Sequence[int]) -> list[str]:
         import asyncio
 
         try:
-            return asyncio.run(self._complete(prompts, sampling, sample_indices))
+            return asyncio.run(self._request_all(inputs, sampling, sample_indices))
         except UserError as err:  # unreachable, not OpenAI-compatible, no model listed
             raise UserError(f"{err} (completions already received are kept, rerun to resume)") from None
 
-    async def _complete(self, prompts: Sequence[str], sampling: Sampling, sample_indices: Sequence[int]) -> list[str]:
+    async def _request_all(self, inputs: list[dict], sampling: Sampling, sample_indices: Sequence[int]) -> list[str]:
         from dataclasses import replace
 
         from textbooks.teacher.client import TeacherClient
@@ -160,13 +215,15 @@ class EndpointBackend:
             if sampling.stop:
                 params["stop"] = list(sampling.stop[:OPENAI_MAX_STOP])
             requests = []
-            for prompt, index in zip(prompts, sample_indices):
+            for given, index in zip(inputs, sample_indices):
                 seed = {"seed": sampling.seed + index} if sampling.seed is not None else {}
-                requests.append(client.request(prompt=prompt, sample_index=index, **params, **seed))
+                requests.append(client.request(**given, sample_index=index, **params, **seed))
             answers = {}
             report = await client.run(requests, on_answer=lambda answer: answers.__setitem__(answer.key, answer.text))
         if report.failed:
             failure = report.failed[0]
-            raise UserError(f"{self.config.endpoints[0]}: {len(report.failed)} of {len(requests)} completions failed "
-                            f"(first: {failure.error})")
+            chat = "messages" in inputs[0]
+            hint = "; a base model without a chat template? expected --mode completion for it" if chat else ""
+            raise UserError(f"{self.config.endpoints[0]}: {len(report.failed)} of {len(requests)} "
+                            f"{'chat answers' if chat else 'completions'} failed (first: {failure.error}){hint}")
         return [cut_at_stop(answers[r.key], sampling.stop) for r in requests]

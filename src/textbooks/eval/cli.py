@@ -21,6 +21,9 @@ def eval_command(
     model: str | None = typer.Option(None, help="Checkpoint or run directory, preset:NAME, a Hugging Face folder, or an OpenAI-compatible base URL."),
     samples: Path | None = typer.Option(None, help="Score this JSONL (task_id, completion) instead of generating."),
     backend: str | None = typer.Option(None, help="auto (default), checkpoint, hf (transformers) or endpoint."),
+    mode: str | None = typer.Option(None, help="completion (continue the prompt), chat (ask in a chat turn, extract the "
+                                               "code from the answer) or auto (default): chat for an endpoint or a model "
+                                               "with a chat template."),
     served_model: str | None = typer.Option(None, help="Endpoint only: the served model's name (default: the first listed)."),
     api_key_env: str | None = typer.Option(None, help="Endpoint and judge: environment variable holding the API key (default OPENAI_API_KEY)."),
     n: int | None = typer.Option(None, "--n", help="Samples per task (pass@k for k <= n; default 1)."),
@@ -35,7 +38,8 @@ def eval_command(
     workers: int | None = typer.Option(None, help="Parallel sandboxed programs (default: CPU count)."),
     timeout: float | None = typer.Option(None, help="Seconds per program (default: the benchmark's)."),
     memory_mb: int | None = typer.Option(None, help="Address-space limit per program in MiB (default 4096)."),
-    isolation: str | None = typer.Option(None, help="auto (default), bwrap, unshare or rlimits."),
+    isolation: str | None = typer.Option(None, help="auto (default), bwrap, namespaces, unshare or rlimits."),
+    unsafe_no_isolation: bool = typer.Option(False, "--unsafe-no-isolation", help="Where no isolating sandbox starts, run the programs with less (recorded in the results)."),
     data_dir: Path | None = typer.Option(None, help="Where benchmark data files are (else $TEXTBOOKS_BENCHMARK_DIR, then download)."),
     challenge_tests: bool | None = typer.Option(None, "--challenge-tests/--no-challenge-tests", help="MBPP: also run challenge_test_list."),
     progress: bool | None = typer.Option(None, "--progress/--no-progress", help="Progress bars (default on)."),
@@ -58,7 +62,8 @@ def eval_command(
         "dtype": dtype, "data_dir": data_dir, "challenge_tests": challenge_tests, "progress": progress,
         "settings.n": n, "settings.temperature": temperature, "settings.top_p": top_p, "settings.seed": seed,
         "settings.max_new_tokens": max_new_tokens, "settings.limit": limit, "settings.workers": workers,
-        "settings.timeout_s": timeout, "settings.isolation": isolation,
+        "settings.timeout_s": timeout, "settings.isolation": isolation, "settings.mode": mode,
+        "settings.unsafe_no_isolation": unsafe_no_isolation or None,
         "settings.memory_bytes": memory_mb * 1024**2 if memory_mb else None, "settings.recheck": recheck,
         "judge.endpoint": judge_endpoint, "judge.model": judge_model,
         "judge.api_key_env": judge_api_key_env or api_key_env, "judge.max_tokens_total": judge_max_tokens,
@@ -81,6 +86,7 @@ def print_summary(summary: dict, out: Path) -> None:
                       f"{100 * value['ci_low']:.1f} - {100 * value['ci_high']:.1f}")
     console = Console()
     console.print(table)
+    console.print(f"mode: {summary['mode']}" + (" (auto)" if summary["settings"]["mode"] == "auto" else ""))
     console.print("statuses: " + ", ".join(f"{k} {v}" for k, v in sorted(summary["statuses"].items())))
     if "recheck" in summary:
         print_recheck(console, summary["recheck"])

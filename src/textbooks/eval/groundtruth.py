@@ -51,7 +51,7 @@ class PlusBenchmark(Benchmark):
         return cache_root() / "groundtruth" / f"{self.name}-{self.data_sha256[:16]}-{PLUS_CHECK_SHA256[:12]}"
 
     def prepare(self, task_ids: Iterable[str] | None = None, workers: int | None = None, progress: bool = True,
-                isolation: str = "auto") -> None:
+                isolation: str = "auto", unsafe_no_isolation: bool = False) -> None:
         """Load or compute the expected outputs of `task_ids` (default: all), one cache file per task."""
         wanted = [t for t in (self.tasks if task_ids is None else task_ids) if t not in self.expected]
         missing = []
@@ -64,7 +64,7 @@ class PlusBenchmark(Benchmark):
         if not missing:
             return
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        for task_id, truth in compute_expected(self, missing, workers, progress, isolation):
+        for task_id, truth in compute_expected(self, missing, workers, progress, isolation, unsafe_no_isolation):
             atomic_write_json(self._cache_file(task_id), truth)
             self.expected[task_id] = truth
 
@@ -114,14 +114,14 @@ def ground_truth_program(benchmark: PlusBenchmark, task: Task) -> str:
 
 
 def compute_expected(benchmark: PlusBenchmark, tasks: list[Task], workers: int | None, progress: bool,
-                     isolation: str = "auto") -> Iterator[tuple[str, dict]]:
+                     isolation: str = "auto", unsafe_no_isolation: bool = False) -> Iterator[tuple[str, dict]]:
     """(task_id, {"expected", "recompute", "times"}) as each canonical solution finishes in the sandbox."""
     from textbooks.eval.sandbox import Limits, Sandbox
 
     limits = Limits(timeout_s=GROUND_TRUTH_TIMEOUT_S, memory_bytes=GROUND_TRUTH_MEMORY_BYTES,
                     output_bytes=GROUND_TRUTH_OUTPUT_BYTES)
     programs = ((task.task_id, ground_truth_program(benchmark, task)) for task in tasks)
-    with Sandbox(workers=workers, limits=limits, isolation=isolation) as sandbox, \
+    with Sandbox(workers=workers, limits=limits, isolation=isolation, unsafe_no_isolation=unsafe_no_isolation) as sandbox, \
             tqdm(total=len(tasks), desc=f"{benchmark.name} expected outputs", disable=not progress, unit="task") as bar:
         for task_id, outcome in sandbox.run_many(programs):
             bar.update()

@@ -23,6 +23,7 @@ from typing import Any
 from tqdm import tqdm
 
 from textbooks.errors import UserError
+from textbooks.eval.execution import Sample, open_sandbox, programs
 from textbooks.eval.tasks import Benchmark
 from textbooks.io import atomic_write_text
 
@@ -30,21 +31,22 @@ NEAR_LIMIT = 0.8  # a pass that took 80% of its time limit or more is doubtful
 
 
 def is_doubtful(result: dict, timeout_s: float) -> bool:
+    if result.get("status") == "extraction_failed":  # a chat answer without a program: nothing ran, nothing to rerun
+        return False
     return not result["passed"] or result["duration_s"] >= NEAR_LIMIT * timeout_s
 
 
 def recheck(bench: Benchmark, results: list[dict], settings, n: int, out_dir: str | Path,
             progress: bool = True) -> dict[str, Any]:
     """Rerun the doubtful samples of `results` (rows of results.jsonl) `n` times each; see module doc."""
-    from textbooks.eval.runner import Sample, open_sandbox, programs
-
     if n < 1:
         raise UserError(f"--recheck {n}: expected 1 or more reruns of each doubtful sample")
     doubtful = [r for r in results if is_doubtful(r, settings.timeout_s or bench.timeout_s(bench.tasks[r["task_id"]]))]
     samples = [Sample(r["task_id"], r["sample"], r["completion"]) for r in doubtful]
     runs: dict[tuple, list[dict]] = defaultdict(list)
     if samples:
-        bench.prepare({s.task_id for s in samples}, settings.workers, progress, settings.isolation)
+        bench.prepare({s.task_id for s in samples}, settings.workers, progress, settings.isolation,
+                      settings.unsafe_no_isolation)
         repeated = ((key + (i,), program, timeout) for i in range(n) for key, program, timeout in programs(bench, samples, settings))
         bar = tqdm(total=n * len(samples), desc=f"{bench.name} recheck", unit="run", disable=not progress)
         with open_sandbox(settings) as sandbox:

@@ -4,14 +4,17 @@
     summary = evaluate(load_benchmark("mbpp"), "runs/eval-mbpp", samples_file="samples.jsonl")
 
 Files under the output directory:
-    run.json        what the run is (benchmark, model or samples file, sampling, timeout); a resumed
-                    run must match it
-    samples.jsonl   generated completions, one line each as they come: task_id, sample, completion
-    results.jsonl   one line per checked sample: task_id, sample, completion, passed, status,
-                    error_type, message, duration_s, cpu_time_s (re-scorable without our code)
-    summary.json    pass@k with 95% intervals, counts by status, the sandbox's isolation level;
-                    with `settings.recheck`, the flaky verdicts (recheck.py, rechecks.jsonl); with
-                    `judge`, the LLM judge's grades (judge.py, judgments.jsonl)
+    run.json        what the run is (benchmark, model or samples file, mode, sampling, timeout); a
+                    resumed run must match it
+    samples.jsonl   generated completions, one line each as they come: task_id, sample, completion,
+                    mode; in chat mode also the raw `answer` and, where no program could be
+                    extracted from it, the `problem` (the extracted program is the `completion`)
+    results.jsonl   one line per checked sample: the sample's fields, passed, status, error_type,
+                    message, duration_s, cpu_time_s (re-scorable without our code); a chat answer
+                    without a program has status "extraction_failed" and is not run
+    summary.json    pass@k with 95% intervals, counts by status, the mode, the sandbox's isolation
+                    level; with `settings.recheck`, the flaky verdicts (recheck.py, rechecks.jsonl);
+                    with `judge`, the LLM judge's grades (judge.py, judgments.jsonl)
 Resuming skips what samples.jsonl and results.jsonl already hold. A line that cannot be read is
 a UserError naming file and line; nothing already written is touched.
 """
@@ -21,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,36 +32,17 @@ from tqdm import tqdm
 
 from textbooks.errors import UserError
 from textbooks.io import atomic_write_json, read_jsonl, sha256_file
-from textbooks.eval.backends import Backend, Sampling, open_backend
+from textbooks.eval.backends import Backend, Sampling, open_backend, resolve_mode
 from textbooks.eval.benchmarks import load_benchmark
+from textbooks.eval.chat import chat_messages, entry_point_of
+from textbooks.eval.execution import EvalSettings, Sample, open_sandbox, programs
+from textbooks.eval.extract import extract_program
 from textbooks.eval.judge import JudgeSettings
 from textbooks.eval.tasks import Benchmark, Task, TaskId
 from textbooks.eval.passk import KS, score
 
 GENERATION_CHUNK = 32  # completions asked of a backend at a time; each chunk is on disk before the next
-
-
-@dataclass(frozen=True)
-class EvalSettings:
-    n: int = 1  # samples per task
-    temperature: float = 0.0
-    top_p: float = 1.0
-    seed: int | None = None
-    max_new_tokens: int | None = None  # None: the benchmark's
-    limit: int | None = None  # only the first `limit` tasks
-    workers: int | None = None  # sandbox workers (None: CPU count)
-    timeout_s: float | None = None  # per program (None: the benchmark's)
-    isolation: str = "auto"
-    memory_bytes: int | None = None  # per program (None: the sandbox's default)
-    recheck: int = 0  # reruns of each failed or nearly timed-out sample (recheck.py)
-
-    def __post_init__(self) -> None:
-        if self.n < 1:
-            raise UserError(f"--n {self.n}: expected 1 or more samples per task")
-        if self.limit is not None and self.limit < 1:
-            raise UserError(f"--limit {self.limit}: expected 1 or more tasks")
-        if self.recheck < 0:
-            raise UserError(f"--recheck {self.recheck}: expected 0 (off) or more reruns")
+EXTRACTION_FAILED = "extraction_failed"  # the status of a chat answer with no program in it
 
 
 @dataclass
@@ -83,11 +66,10 @@ class EvalConfig:
     judge: JudgeSettings = field(default_factory=JudgeSettings)  # off until judge.endpoint is set
 
 
-@dataclass(frozen=True)
-class Sample:
-    task_id: TaskId
-    sample: int
-    completion: str
+def chat_sample(task: Task, sample: int, answer: str) -> Sample:
+    """A chat answer with the program extracted from it (see `extract.py`)."""
+    found = extract_program(answer, entry_point_of(task), task.prompt)
+    return Sample(task.task_id, sample, found.program or "", "chat", answer, found.problem)
 
 
 def run_eval(cfg: EvalConfig) -> dict[str, Any]:
@@ -114,15 +96,18 @@ def evaluate(benchmark: Benchmark, out_dir: str | Path, *, backend: Backend | No
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tasks = list(benchmark.tasks.values())[: settings.limit]
-    identity = _identity(benchmark, backend, samples_file, settings)
+    mode = resolve_mode(settings.mode, backend)
+    identity = _identity(benchmark, backend, samples_file, settings, mode)
     _claim(out / "run.json", identity)
     if backend is not None:
-        samples = generate_samples(benchmark, tasks, backend, settings, out / "samples.jsonl", progress)
+        samples = generate_samples(benchmark, tasks, backend, settings, out / "samples.jsonl", progress, mode)
     else:
         wanted = {task.task_id for task in tasks}
         samples = [s for s in read_samples(Path(samples_file), benchmark) if s.task_id in wanted]
+        if mode == "chat":  # the lines hold raw chat answers
+            samples = [chat_sample(benchmark.tasks[s.task_id], s.sample, s.completion) for s in samples]
     results, isolation = execute(benchmark, samples, settings, out / "results.jsonl", progress)
-    summary = {**summarize(benchmark, tasks, results, isolation, settings), "run": identity}
+    summary = {**summarize(benchmark, tasks, results, isolation, settings), "mode": mode, "run": identity}
     atomic_write_json(out / "summary.json", summary)  # the scores are safe should a recheck or the judge fail
     if settings.recheck:
         from textbooks.eval.recheck import recheck
@@ -140,9 +125,9 @@ def evaluate(benchmark: Benchmark, out_dir: str | Path, *, backend: Backend | No
 # -- run identity ------------------------------------------------------------------------------
 
 
-def _identity(benchmark: Benchmark, backend: Backend | None, samples_file, settings: EvalSettings) -> dict:
+def _identity(benchmark: Benchmark, backend: Backend | None, samples_file, settings: EvalSettings, mode: str) -> dict:
     identity = {"benchmark": benchmark.name, "data_sha256": benchmark.data_sha256, "timeout_s": settings.timeout_s,
-                "memory_bytes": settings.memory_bytes}
+                "memory_bytes": settings.memory_bytes, "mode": mode}
     if backend is not None:
         identity |= {"model": backend.description, "n": settings.n, "temperature": settings.temperature,
                      "top_p": settings.top_p, "seed": settings.seed,
@@ -193,8 +178,9 @@ def read_samples(path: Path, benchmark: Benchmark) -> list[Sample]:
 
 
 def generate_samples(benchmark: Benchmark, tasks: list[Task], backend: Backend, settings: EvalSettings,
-                     path: Path, progress: bool) -> list[Sample]:
-    """Completions for n samples of each task; those already in `path` are kept, the rest appended."""
+                     path: Path, progress: bool, mode: str = "completion") -> list[Sample]:
+    """Completions (or chat answers) for n samples of each task; those already in `path` are kept,
+    the rest appended."""
     done = {(s.task_id, s.sample): s for s in _read_own(path, benchmark, "completion", Sample)}
     wanted = [(task, i) for task in tasks for i in range(settings.n)]
     missing = [(position, task, i) for position, (task, i) in enumerate(wanted) if (task.task_id, i) not in done]
@@ -206,11 +192,17 @@ def generate_samples(benchmark: Benchmark, tasks: list[Task], backend: Backend, 
             chunk = missing[start : start + GENERATION_CHUNK]
             # The seed follows the chunk's place in the whole run, so a fresh run repeats exactly.
             seed = None if settings.seed is None else settings.seed + chunk[0][0]
-            sampling = Sampling(max_new_tokens, settings.temperature, settings.top_p, seed, benchmark.stop)
-            completions = backend.complete([task.prompt for _, task, _ in chunk], sampling, [i for _, _, i in chunk])
-            for (_, task, i), completion in zip(chunk, completions):
-                sample = Sample(task.task_id, i, completion)
-                done[task.task_id, i] = sample
+            indices = [i for _, _, i in chunk]
+            if mode == "chat":  # an answer in prose and code blocks: no stop sequence may cut it
+                sampling = Sampling(max_new_tokens, settings.temperature, settings.top_p, seed)
+                answers = backend.chat([chat_messages(benchmark, task) for _, task, _ in chunk], sampling, indices)
+                new = [chat_sample(task, i, answer) for (_, task, i), answer in zip(chunk, answers)]
+            else:
+                sampling = Sampling(max_new_tokens, settings.temperature, settings.top_p, seed, benchmark.stop)
+                completions = backend.complete([task.prompt for _, task, _ in chunk], sampling, indices)
+                new = [Sample(task.task_id, i, completion) for (_, task, i), completion in zip(chunk, completions)]
+            for sample in new:
+                done[sample.task_id, sample.sample] = sample
                 _append(f, asdict(sample))
             bar.update(len(chunk))
     bar.close()
@@ -225,14 +217,23 @@ def execute(benchmark: Benchmark, samples: list[Sample], settings: EvalSettings,
     """Check every sample in the sandbox; results already in `path` are reused, new ones appended."""
     done = {(r["task_id"], r["sample"]): r for r in _read_own(path, benchmark, "passed", dict)}
     todo = [s for s in samples if (s.task_id, s.sample) not in done]
+    if unrunnable := [s for s in todo if s.problem]:
+        with open(path, "a", encoding="utf-8") as f:
+            for s in unrunnable:
+                done[s.task_id, s.sample] = result = {**asdict(s), "passed": False, "status": EXTRACTION_FAILED,
+                                                      "error_type": None, "message": s.problem, "duration_s": 0.0,
+                                                      "cpu_time_s": None}
+                _append(f, result)
+        todo = [s for s in todo if not s.problem]
     isolation = None
     if todo:
-        benchmark.prepare({s.task_id for s in todo}, settings.workers, progress, settings.isolation)
+        benchmark.prepare({s.task_id for s in todo}, settings.workers, progress, settings.isolation,
+                          settings.unsafe_no_isolation)
         by_key = {(s.task_id, s.sample): s for s in todo}
         bar = tqdm(total=len(samples), initial=len(samples) - len(todo), desc=f"{benchmark.name} execute",
                    unit="sample", disable=not progress)
         with open_sandbox(settings) as sandbox, open(path, "a", encoding="utf-8") as f:
-            isolation = sandbox.isolation_level
+            isolation = sandbox.isolation
             for key, outcome in sandbox.run_many(programs(benchmark, todo, settings)):
                 sample = by_key[key]
                 result = {**asdict(sample), "passed": outcome.passed, "status": outcome.status,
@@ -244,20 +245,6 @@ def execute(benchmark: Benchmark, samples: list[Sample], settings: EvalSettings,
                 bar.update()
         bar.close()
     return [done[s.task_id, s.sample] for s in samples], isolation
-
-
-def open_sandbox(settings: EvalSettings):
-    from textbooks.eval.sandbox import Limits, Sandbox
-
-    limits = Limits() if settings.memory_bytes is None else Limits(memory_bytes=settings.memory_bytes)
-    return Sandbox(workers=settings.workers, limits=limits, isolation=settings.isolation)
-
-
-def programs(benchmark: Benchmark, samples: list[Sample], settings: EvalSettings) -> Iterator[tuple]:
-    """(key, program, timeout) for each sample, key = (task_id, sample)."""
-    for s in samples:
-        task = benchmark.tasks[s.task_id]
-        yield (s.task_id, s.sample), benchmark.program(task, s.completion), settings.timeout_s or benchmark.timeout_s(task)
 
 
 # -- scoring -----------------------------------------------------------------------------------
@@ -300,7 +287,8 @@ def _read_own(path: Path, benchmark: Benchmark, field: str, kind) -> list:
         if not isinstance(row.get("sample"), int) or field not in row or "completion" not in row:
             raise UserError(f"{where}: expected task_id, sample, completion and {field}; got keys {sorted(row)}")
         benchmark.task(row["task_id"], where)
-        rows.append(Sample(row["task_id"], row["sample"], row["completion"]) if kind is Sample else row)
+        rows.append(Sample(**{name: row[name] for name in Sample.__dataclass_fields__ if name in row})
+                    if kind is Sample else row)
     return rows
 
 

@@ -6,19 +6,29 @@
             ...
 
 Each `Sandbox` keeps a pool of warm workers (`sandbox_worker.py`), each one long-lived Python
-process inside the strongest isolation this machine allows:
+process inside one of these isolation levels:
 
   "bwrap+uid"    bubblewrap: own PID, network, IPC and UTS namespaces; the file system read-only
-                 except a private size-capped /tmp and /dev/shm; /root, /home, $HOME and /run
-                 hidden (the interpreter bound back); programs run as uid 65534 without new
-                 privileges, so they cannot signal the worker.
+                 (submounts too) except a private size-capped /tmp and /dev/shm; /root, /home,
+                 $HOME and /run hidden (the interpreter bound back); programs run as uid 65534
+                 without new privileges, so they cannot signal the worker.
   "bwrap"        the same in an unprivileged user namespace; programs keep the worker's uid (as
                  PID 1 of the namespace the worker still ignores their signals).
+  "namespaces+uid", "namespaces"
+                 the same view and namespaces built without bubblewrap, by `sandbox_namespaces.py`
+                 (system calls through ctypes): as root, or in an unprivileged user namespace.
   "unshare"      util-linux `unshare`: own PID (fresh /proc), network, IPC and UTS namespaces; no
                  read-only view: programs can write what the worker's uid can ("+uid" where they
                  can run as uid 65534, i.e. root and an interpreter that uid can read).
   "rlimits-only" no namespaces: resource limits, a new session, and killing of the program's tree
                  through a child subreaper; a hostile program can reach the network and the host.
+
+`auto` runs model-written code only at a level that guarantees nothing outside the working
+directory is writable, no network and no host process reachable (bwrap, then namespaces); where
+neither starts it refuses (`IsolationUnavailable`) unless the caller passes `unsafe_no_isolation`,
+which `Sandbox.isolation` then records. "unshare" and "rlimits" run only when asked for by name.
+`PROMISES` says what each level guarantees; the hostile tests check exactly that.
+Set TEXTBOOKS_SANDBOX_DISABLE=bwrap (comma-separated choices) to test a machine without one.
 
 Every program runs in a child forked from a worker (see sandbox_worker.py for what the child gets),
 never in the caller's process; the worker kills the program's whole tree after each run. Where
@@ -55,9 +65,34 @@ from textbooks.eval.sandbox_cgroup import Ceiling, create_ceiling
 KiB, MiB, GiB = 1024, 1024**2, 1024**3
 
 Status = Literal["passed", "failed", "timeout", "crashed"]
-ISOLATIONS = ("auto", "bwrap", "unshare", "rlimits")
+ISOLATIONS = ("auto", "bwrap", "namespaces", "unshare", "rlimits")
+GUARANTEED = ("bwrap", "namespaces")  # what `auto` tries, strongest first
+DISABLE_VARIABLE = "TEXTBOOKS_SANDBOX_DISABLE"
+# What each level guarantees a hostile program cannot do:
+#   read-only      write anything outside its working directory, /tmp and /dev/shm (all private)
+#   other-uid      run as the worker's user (it runs as uid 65534, without new privileges)
+#   no-network     reach the network or the host's loopback
+#   own-pids       see or signal any process outside its sandbox
+#   private-shm    leave shared memory (/dev/shm, System V) behind for the host or the next program
+#   sealed-worker  take over its worker (ptrace) and forge verdicts
+_FULL = frozenset({"read-only", "no-network", "own-pids", "private-shm", "sealed-worker"})
+PROMISES = {
+    "bwrap+uid": _FULL | {"other-uid"},
+    "bwrap": _FULL,
+    "namespaces+uid": _FULL | {"other-uid"},
+    "namespaces": _FULL,
+    "unshare+uid": frozenset({"other-uid", "no-network", "own-pids", "sealed-worker"}),
+    "unshare": frozenset({"no-network", "own-pids"}),  # programs keep root's powers in the namespace
+    "rlimits+uid": frozenset({"other-uid", "sealed-worker"}),
+    "rlimits-only": frozenset(),
+}
 SANDBOX_UID = SANDBOX_GID = 65534  # "nobody"
 WORKER_SCRIPT = Path(__file__).with_name("sandbox_worker.py")
+NAMESPACES_SCRIPT = Path(__file__).with_name("sandbox_namespaces.py")
+# The worker's own powers as root: make and clean the working directories, switch a child's uid,
+# kill its tree. The child loses them all when it switches to uid 65534.
+WORKER_CAPABILITIES = ("SETUID", "SETGID", "KILL", "CHOWN", "DAC_OVERRIDE", "FOWNER")
+CAPABILITY_NUMBERS = {"CHOWN": 0, "DAC_OVERRIDE": 1, "FOWNER": 3, "KILL": 5, "SETGID": 6, "SETUID": 7}
 START_TIMEOUT_S = 30.0
 # The worker enforces the wall clock itself; the host only steps in when the worker stops
 # answering, after this much more (killing and reaping a tree takes milliseconds, but the
@@ -121,13 +156,15 @@ class Sandbox:
     """A pool of warm sandboxed workers; use as a context manager (or call `close`).
 
     workers: parallel programs (default: the CPU count). isolation: "auto" picks the strongest
-    level that starts here and warns when that is not bubblewrap; "bwrap", "unshare" or
-    "rlimits" demand one. `isolation_level` says what runs ("bwrap+uid", "bwrap", "unshare+uid",
-    "unshare", "rlimits+uid", "rlimits-only"); `ceiling` names the cgroup limits, or None.
+    guaranteed level that starts here (see `levels_to_try`); "bwrap", "namespaces", "unshare" or
+    "rlimits" demand one. `isolation_level` says what runs (a key of `PROMISES`); `isolation` is
+    what results should record (the level, marked when only `unsafe_no_isolation` let it run);
+    `ceiling` names the cgroup limits, or None.
     Thread-safe: `run` may be called from several threads at once.
     """
 
-    def __init__(self, workers: int | None = None, limits: Limits = Limits(), isolation: str = "auto"):
+    def __init__(self, workers: int | None = None, limits: Limits = Limits(), isolation: str = "auto",
+                 unsafe_no_isolation: bool = False):
         if isolation not in ISOLATIONS:
             raise UserError(f"isolation={isolation!r}: unknown; expected one of {', '.join(ISOLATIONS)}")
         if workers is not None and workers < 1:
@@ -138,7 +175,7 @@ class Sandbox:
         self._slots: list[_WorkerSlot] = []
         self._finalizer = weakref.finalize(self, _close_slots, self._slots, self._scratch)
         try:
-            plan = self._start_first_worker(isolation)
+            plan = self._start_first_worker(isolation, unsafe_no_isolation)
             more = [_WorkerSlot(plan, limits) for _ in range((workers or os.cpu_count() or 1) - 1)]
             self._slots.extend(more)
             for slot in more:  # all start together; each takes about 0.15 s
@@ -151,6 +188,8 @@ class Sandbox:
         if plan.workdir_base != self._scratch:
             os.rmdir(self._scratch)  # bwrap keeps the working directories in its private /tmp
         self.isolation_level = plan.level
+        guaranteed = PROMISES[plan.level] >= _FULL or isolation != "auto"
+        self.isolation = plan.level if guaranteed else f"{plan.level} (unsafe-no-isolation)"
         self.ceiling = self._slots[0].ceiling_description
         self._idle: queue.SimpleQueue[_WorkerSlot] = queue.SimpleQueue()
         for slot in self._slots:
@@ -205,13 +244,12 @@ class Sandbox:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
-    def _start_first_worker(self, isolation: str) -> _Plan:
-        wanted = ("bwrap", "unshare", "rlimits") if isolation == "auto" else (isolation,)
+    def _start_first_worker(self, isolation: str, unsafe_no_isolation: bool) -> _Plan:
         failures = []
-        for namespaces in wanted:
+        for namespaces in levels_to_try(isolation, unsafe_no_isolation):
             plan = _plan(namespaces, self.limits, self._scratch)
-            if plan is None:
-                failures.append(f"{namespaces}: not installed")
+            if isinstance(plan, str):
+                failures.append(f"{namespaces}: {plan}")
                 continue
             slot = _WorkerSlot(plan, self.limits)
             try:
@@ -221,15 +259,43 @@ class Sandbox:
                 failures.append(f"{namespaces}: {error}")
                 continue
             self._slots.append(slot)
-            if namespaces != "bwrap":
+            if not PROMISES[plan.level] >= _FULL:
                 why = f" ({'; '.join(failures)})" if failures else ""
                 warnings.warn(
-                    f"sandbox isolation is {plan.level!r}, weaker than bubblewrap{why}; "
-                    "for full isolation: apt-get install -y bubblewrap",
+                    f"sandbox isolation is {plan.level!r}: model-written programs may change files outside "
+                    f"their working directory or leave shared memory behind{why}",
                     stacklevel=3,
                 )
             return plan
+        if isolation == "auto":
+            raise IsolationUnavailable(
+                f"no isolating sandbox starts here ({'; '.join(failures)}): install bubblewrap "
+                "(apt-get install -y bubblewrap), run as root, or allow unprivileged user namespaces; or run "
+                "model-written code with less isolation by passing --unsafe-no-isolation (config key unsafe_no_isolation)"
+            )
         raise UserError(f"isolation={isolation!r}: no sandbox starts here ({'; '.join(failures)})")
+
+
+def levels_to_try(isolation: str, unsafe_no_isolation: bool) -> tuple[str, ...]:
+    """The one place that decides how model-written code may run: `auto` tries only the levels
+    that guarantee isolation, then (only with `unsafe_no_isolation`) the weaker ones; a level
+    asked for by name is tried alone."""
+    if isolation != "auto":
+        return (isolation,)
+    return GUARANTEED + (("unshare", "rlimits") if unsafe_no_isolation else ())
+
+
+def check_isolation(unsafe_no_isolation: bool = False) -> str:
+    """What `Sandbox()` would record as its isolation here (raises `IsolationUnavailable` where it
+    would refuse): lets a long job refuse at its start, not hours later at its first program."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the Sandbox that runs the programs warns later
+        with Sandbox(workers=1, unsafe_no_isolation=unsafe_no_isolation) as sandbox:
+            return sandbox.isolation
+
+
+class IsolationUnavailable(UserError):
+    """No level that guarantees isolation starts here, and the user did not waive it."""
 
 
 @dataclass(frozen=True)
@@ -243,20 +309,27 @@ class _Plan:
     private_dirs: tuple[str, ...] = ()  # the sandbox's own shared directories, emptied after each program
 
 
-def _plan(namespaces: str, limits: Limits, scratch: str) -> _Plan | None:
+def _plan(namespaces: str, limits: Limits, scratch: str) -> _Plan | str:
+    """How to start a worker at `namespaces`, or why it cannot start here."""
+    if namespaces in os.environ.get(DISABLE_VARIABLE, "").split(","):
+        return f"disabled by {DISABLE_VARIABLE}"
     root = os.geteuid() == 0
     if namespaces == "bwrap":
         if shutil.which("bwrap") is None:
-            return None
+            return "bubblewrap is not installed"
         # As root, bwrap makes no user namespace, so the worker can switch a child to 65534.
         prefix = tuple(_bwrap_prefix(root, limits))
         return _Plan("bwrap+uid" if root else "bwrap", prefix, SANDBOX_UID if root else None, "/tmp", ("/dev/shm",))
+    if namespaces == "namespaces":
+        prefix = tuple(_namespaces_prefix(limits))
+        uid = SANDBOX_UID if root else None
+        return _Plan("namespaces+uid" if root else "namespaces", prefix, uid, "/tmp", ("/dev/shm",))
     # Without a mount namespace of our own the interpreter must be readable by uid 65534 as it is.
     uid = SANDBOX_UID if root and _readable_by_everyone(Path(os.__file__).parent) else None
     suffix = "+uid" if uid is not None else ""
     if namespaces == "unshare":
         if shutil.which("unshare") is None:
-            return None
+            return "util-linux unshare is not installed"
         user = () if root else ("--user", "--map-root-user")
         flags = ("--pid", "--fork", "--kill-child", "--mount-proc", "--net", "--ipc", "--uts")
         return _Plan("unshare" + suffix, ("unshare", *user, *flags), uid, scratch)
@@ -269,29 +342,52 @@ def _bwrap_prefix(root: bool, limits: Limits) -> list[str]:
     # multiprocessing's locks live in /dev/shm: a private one, emptied after each program.
     prefix += ["--perms", "1777", "--size", str(limits.workdir_bytes), "--tmpfs", "/dev/shm"]
     prefix += ["--tmpfs", "/run"]  # no daemon sockets (a read-only bind still lets one connect)
-    home = os.path.realpath(os.path.expanduser("~"))
-    hidden = [d for d in dict.fromkeys(("/root", "/home", home)) if d != "/" and os.path.isdir(d)]
-    hidden = [d for d in hidden if not _is_under(d, ["/tmp"])]  # /tmp has its own tmpfs already
-    for directory in hidden:
+    view = _hidden_view()
+    for directory in view.hidden:
         prefix += ["--perms", "0755", "--tmpfs", directory]
-    covered = ["/tmp", *hidden]
-    bound = _interpreter_paths_under(covered)
-    # bwrap would make the directories leading to a bind mount 0700: uid 65534 could not pass.
-    leading = {str(a) for p in bound for a in Path(p).parents if _is_under(str(a), covered, strictly=True)}
-    for directory in sorted(leading):
+    for directory in view.leading:
         prefix += ["--perms", "0755", "--dir", directory]
-    for path in bound:
+    for path in view.bound:
         prefix += ["--ro-bind", path, path]
     if root:
         namespaces = ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
-        namespaces += ["--unshare-cgroup-try"]
-        # The worker's own powers: make and clean the working directories, switch a child's uid,
-        # kill its tree. The child loses them all when it switches to uid 65534.
-        capabilities = ["SETUID", "SETGID", "KILL", "CHOWN", "DAC_OVERRIDE", "FOWNER"]
-        namespaces += ["--cap-drop", "ALL"] + [a for c in capabilities for a in ("--cap-add", f"CAP_{c}")]
+        namespaces += ["--unshare-cgroup-try", "--cap-drop", "ALL"]
+        namespaces += [a for c in WORKER_CAPABILITIES for a in ("--cap-add", f"CAP_{c}")]
     else:
         namespaces = ["--unshare-all"]
     return prefix + namespaces + ["--die-with-parent", "--new-session", "--as-pid-1"]
+
+
+def _namespaces_prefix(limits: Limits) -> list[str]:
+    view = _hidden_view()
+    setup = {
+        "size_bytes": limits.workdir_bytes,
+        "hidden": view.hidden,
+        "leading": view.leading,
+        "bound": view.bound,
+        "keep_capabilities": [CAPABILITY_NUMBERS[c] for c in WORKER_CAPABILITIES],
+    }
+    return [sys.executable, "-I", str(NAMESPACES_SCRIPT), json.dumps(setup)]
+
+
+@dataclass(frozen=True)
+class _HiddenView:
+    hidden: list[str]  # directories covered by an empty tmpfs: /root, /home, $HOME
+    leading: list[str]  # directories made 0755 on those tmpfs, leading to what is bound back
+    bound: list[str]  # the interpreter's directories under them, bound back read-only
+
+
+def _hidden_view() -> _HiddenView:
+    home = os.path.realpath(os.path.expanduser("~"))
+    hidden = [d for d in dict.fromkeys(("/root", "/home", home)) if d != "/" and os.path.isdir(d)]
+    hidden = [d for d in hidden if not _is_under(d, ["/tmp", "/run"])]  # they have their own tmpfs
+    hidden = [d for d in hidden if not _is_under(d, hidden, strictly=True)]
+    covered = ["/tmp", "/run", *hidden]
+    bound = _interpreter_paths_under(covered)
+    # Left to themselves bwrap would make the directories leading to a bind mount 0700 (and we
+    # would have none): uid 65534 could not pass.
+    leading = {str(a) for p in bound for a in Path(p).parents if _is_under(str(a), covered, strictly=True)}
+    return _HiddenView(hidden, sorted(leading), bound)
 
 
 def _interpreter_paths_under(covered: list[str]) -> list[str]:

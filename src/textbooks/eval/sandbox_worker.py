@@ -39,7 +39,7 @@ PRELOADED_MODULES = (
 ).split()
 
 LIBC = ctypes.CDLL(None, use_errno=True)
-PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 36, 38  # from <linux/prctl.h>
+PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 4, 36, 38  # from <linux/prctl.h>
 HEADER = struct.Struct(">I")
 MESSAGE_CHARS = 1000
 CPU_HARD_LIMIT_GRACE_S = 1  # RLIMIT_CPU: SIGXCPU at the soft limit, SIGKILL this much later
@@ -57,6 +57,9 @@ def main() -> None:
     # As PID 1 of our own namespace the kernel drops signals from inside it that we do not
     # handle, so a program cannot kill us; leave no Python handler that it could trigger instead.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    # Where programs keep our uid, a dumpable worker could be ptraced by them (and made to report
+    # what they like): not dumpable, only a process with CAP_SYS_PTRACE may attach.
+    LIBC.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     if not config["own_namespace"]:
         LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     for name in PRELOADED_MODULES:
@@ -96,6 +99,8 @@ def run_program(request: dict, config: dict) -> dict:
         shutil.rmtree(workdir, ignore_errors=True)
         for directory in config["private_dirs"]:
             _empty(directory)
+        if config["own_namespace"]:
+            remove_ipc_objects(config)
     return outcome
 
 
@@ -110,6 +115,39 @@ def _empty(directory: str) -> None:
                 pass
 
 
+IPC_RMID = 0
+
+
+def remove_ipc_objects(config: dict) -> None:
+    """Remove the System V shared memory segments, semaphore sets and message queues the program
+    left (they outlive it). In our own IPC namespace every one is the program's; only their
+    creator (or CAP_SYS_ADMIN, which we lack) may remove them, so a child of its uid does."""
+    left = {kind: _ipc_ids(kind) for kind in ("shm", "sem", "msg")}
+    if not any(left.values()):
+        return
+    pid = os.fork()
+    if pid == 0:
+        try:
+            if config["uid"] is not None:
+                os.setgroups([])
+                os.setgid(config["gid"])
+                os.setuid(config["uid"])
+            for number in left["shm"]:
+                LIBC.shmctl(number, IPC_RMID, None)
+            for number in left["sem"]:
+                LIBC.semctl(number, 0, IPC_RMID)
+            for number in left["msg"]:
+                LIBC.msgctl(number, IPC_RMID, None)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def _ipc_ids(kind: str) -> list[int]:
+    with open(f"/proc/sysvipc/{kind}") as table:
+        return [int(row.split()[1]) for row in table.read().splitlines()[1:]]  # key, id, ...
+
+
 # Written on the report pipe when the program ran to its end (or raised SystemExit(0)); an exit
 # status of 0 without it means os._exit(0) cut the program short.
 COMPLETED = b'{"type": "completed"}'
@@ -118,6 +156,7 @@ COMPLETED = b'{"type": "completed"}'
 def _run_child(request: dict, config: dict, workdir: str) -> None:
     exit_now, write, dumps = os._exit, os.write, json.dumps  # bound before the program can patch
     try:
+        LIBC.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # back to normal: our /proc/self files, core limits
         os.setsid()
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)

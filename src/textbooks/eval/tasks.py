@@ -55,7 +55,7 @@ class Benchmark:
         return self.build_program(task, completion)
 
     def prepare(self, task_ids: Iterable[TaskId] | None = None, workers: int | None = None, progress: bool = True,
-                isolation: str = "auto") -> None:
+                isolation: str = "auto", unsafe_no_isolation: bool = False) -> None:
         """Compute what checking `task_ids` needs beyond the data file (the + benchmarks' expected outputs)."""
 
 

@@ -31,6 +31,8 @@ def _generate_command(kind: str, help: str):
         rows_per_shard: int | None = typer.Option(None, help="Records per Parquet shard (default 10,000)."),
         dry_run: bool = typer.Option(False, "--dry-run", help="Print the requests and a token estimate; send nothing."),
         structured: bool | None = typer.Option(None, "--structured/--no-structured", help="Exercises: ask for JSON via structured output (default), or for a ```python block (small teachers)."),
+        unsafe_no_isolation: bool = typer.Option(False, "--unsafe-no-isolation", help="Exercises: where no isolating sandbox starts, check the teacher's code with less (recorded in the manifest)."),
+        decontaminate: bool = typer.Option(False, "--decontaminate", help="Then run `textbooks decontam` (defaults) on OUT: the pruned dataset and the report go to OUT.decontam/."),
     ) -> None:
         from textbooks.config import command_config
         from textbooks.synth.job import SynthJob, estimate_synth, run_synth
@@ -41,6 +43,7 @@ def _generate_command(kind: str, help: str):
             "teacher.api_key_env": api_key_env, "num": num, "tokens": tokens, "seed": seed, "cache": cache,
             "max_tokens_per_doc": max_tokens_per_doc, "temperature": temperature, "template": template,
             "topics": topics, "batch_size": batch_size, "rows_per_shard": rows_per_shard, "structured": structured,
+            "unsafe_no_isolation": unsafe_no_isolation or None,
         })
         if dry_run:
             result, note = estimate_synth(kind, job)
@@ -54,6 +57,10 @@ def _generate_command(kind: str, help: str):
         state = "already done, nothing to do" if result.already_done else f"this run spent {result.spent_tokens:,} new tokens"
         print(f"{job.out}: {result.dataset.num_rows:,} {result.dataset.kind} records of {stats['requests']:,} requests "
               f"(rejected: {rejected}); {state}")
+        if decontaminate:
+            from textbooks.decontam.pipeline import decontaminate as remove_benchmarks, decontam_dir
+
+            print(remove_benchmarks(job.out, decontam_dir(job.out)).line())
 
     command.__doc__ = help
     return command

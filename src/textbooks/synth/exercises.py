@@ -202,14 +202,18 @@ class ExerciseGenerator(Generator):
     kind = "exercise"
     placeholders = PLACEHOLDERS
 
-    def __init__(self, config: SynthConfig, pools: Pools, template: Template, sandbox_workers: int = 2, sandbox_timeout_s: float = 5.0):
+    def __init__(self, config: SynthConfig, pools: Pools, template: Template, sandbox_workers: int = 2, sandbox_timeout_s: float = 5.0,
+                 unsafe_no_isolation: bool = False):
         super().__init__(config, pools, template)
         self.sandbox_workers = sandbox_workers
         self.sandbox_timeout_s = sandbox_timeout_s
+        self.unsafe_no_isolation = unsafe_no_isolation
         self._sandbox: Sandbox | None = None
 
     def __enter__(self) -> ExerciseGenerator:
-        self._sandbox = Sandbox(workers=self.sandbox_workers, limits=Limits(timeout_s=self.sandbox_timeout_s))
+        self._sandbox = Sandbox(workers=self.sandbox_workers, limits=Limits(timeout_s=self.sandbox_timeout_s),
+                                unsafe_no_isolation=self.unsafe_no_isolation)
+        self.isolation = self._sandbox.isolation
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -255,7 +259,8 @@ class ExerciseGenerator(Generator):
 
 
 def exercise_generator(config: SynthConfig, template: str | Path | None = None, pools: Pools | None = None,
-                       sandbox_workers: int = 2, sandbox_timeout_s: float = 5.0) -> ExerciseGenerator:
+                       sandbox_workers: int = 2, sandbox_timeout_s: float = 5.0,
+                       unsafe_no_isolation: bool = False) -> ExerciseGenerator:
     """The generator with the shipped (or given) template and pools, all checked before any request."""
     return ExerciseGenerator(
         config,
@@ -263,4 +268,5 @@ def exercise_generator(config: SynthConfig, template: str | Path | None = None, 
         load_template(template or builtin_template_path("exercise" if config.structured_output else "exercise-codeblock"), PLACEHOLDERS),
         sandbox_workers,
         sandbox_timeout_s,
+        unsafe_no_isolation,
     )

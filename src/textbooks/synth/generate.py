@@ -129,6 +129,7 @@ class Generator:
     stage = ""
     kind = ""
     placeholders: tuple[str, ...] = ()
+    isolation: str | None = None  # the sandbox's, where the stage runs teacher-written code
 
     def __init__(self, config: SynthConfig, pools: Pools, template: Template):
         self.config = config
@@ -234,7 +235,8 @@ def generate(
     with writer, generator:
         stats, spent = asyncio.run(_generate(generator, teacher, writer, cache_path, log))
         # Read by `__exit__` when it writes the manifest; the diversity report reads it back.
-        writer.extra_manifest["synth"] = {**stats.as_dict(), "taxonomy": generator.pools.sizes()}
+        writer.extra_manifest["synth"] = {**stats.as_dict(), "taxonomy": generator.pools.sizes(),
+                                          **({"isolation": generator.isolation} if generator.isolation else {})}
     dataset = Dataset.open(out)
     return SynthResult(dataset, dataset.manifest["synth"], already_done=False, spent_tokens=spent)
 

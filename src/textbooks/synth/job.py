@@ -39,6 +39,9 @@ class SynthJob:
     max_tokens_per_doc: int | None = None  # None: DEFAULT_MAX_TOKENS of the kind
     # Exercises: JSON through structured output, or a ```python block (small teachers follow it better).
     structured: bool = True
+    # Exercises: where no isolating sandbox starts, check the teacher's code with less (recorded
+    # in the manifest's `isolation`); off: the run refuses.
+    unsafe_no_isolation: bool = False
     batch_size: int = 256  # requests per round (pacing only; the dataset does not depend on it)
     rows_per_shard: int = 10_000
     cache: Path | None = None  # teacher answer cache (SQLite); None: OUT.teacher-cache.sqlite beside OUT
@@ -54,8 +57,10 @@ class SynthJob:
 
 
 def _generator(kind: Kind, job: SynthJob, model: str):
-    make = textbook_generator if kind == "textbooks" else exercise_generator
-    return make(job.synth_config(kind, model), template=job.template, pools=Pools.load(topics=job.topics))
+    config, pools = job.synth_config(kind, model), Pools.load(topics=job.topics)
+    if kind == "textbooks":
+        return textbook_generator(config, template=job.template, pools=pools)
+    return exercise_generator(config, template=job.template, pools=pools, unsafe_no_isolation=job.unsafe_no_isolation)
 
 
 def _model_name(job: SynthJob) -> str:

@@ -1,4 +1,5 @@
-"""`textbooks teacher serve` (the embedded llama.cpp teacher) and `textbooks teacher ping URL`."""
+"""`textbooks teacher serve` (the embedded llama.cpp teacher) and `textbooks teacher ping URL`
+(optionally scoring the teacher on HumanEval in chat mode: `--humaneval 20`)."""
 
 from __future__ import annotations
 
@@ -38,8 +39,11 @@ def ping_command(
     endpoint: str = typer.Argument(..., help="Base URL, e.g. http://127.0.0.1:8080/v1"),
     model: str = typer.Option("", help="Model name; default the first one the server lists."),
     api_key_env: str = typer.Option("OPENAI_API_KEY", help="Environment variable holding the API key."),
+    humaneval: int = typer.Option(0, help="Also score the model on the first N HumanEval tasks in chat mode (greedy pass@1)."),
+    out: Path | None = typer.Option(None, help="With --humaneval: where the eval's samples and results go (default: a new temporary directory)."),
 ) -> None:
-    """Check that ENDPOINT speaks the OpenAI API and answers one short chat completion."""
+    """Check that ENDPOINT speaks the OpenAI API and answers one short chat completion; with
+    --humaneval N, also see how well it codes before choosing it as a teacher."""
     from textbooks.teacher.client import TeacherClient, TeacherConfig
     from textbooks.teacher.records import make_request
 
@@ -52,6 +56,15 @@ def ping_command(
             print(f"{endpoint}: {flavour} server, model {answer.model}: {answer.text.strip()!r}")
 
     asyncio.run(main())
+    if humaneval:
+        import tempfile
+
+        from textbooks.eval.cli import print_summary
+        from textbooks.eval.runner import EvalConfig, EvalSettings, run_eval
+
+        cfg = EvalConfig(out=out or Path(tempfile.mkdtemp(prefix="teacher-humaneval-")), model=endpoint, backend="endpoint",
+                         served_model=model or None, api_key_env=api_key_env, settings=EvalSettings(limit=humaneval, mode="chat"))
+        print_summary(run_eval(cfg), cfg.out)
 
 
 def register(app: typer.Typer) -> None:

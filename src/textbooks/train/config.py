@@ -78,6 +78,9 @@ class CheckpointSection:
     # wait at a barrier (keep it within the process group's timeout, 10 minutes by default).
     benchmark: str = "humaneval"
     benchmark_limit: int | None = None  # only its first N tasks (faster, noisier)
+    # Where no isolating sandbox starts, score model-written programs with less (see eval's
+    # --unsafe-no-isolation; recorded in the eval summary's `isolation`). Off: training refuses.
+    unsafe_no_isolation: bool = False
 
 
 @dataclass

@@ -24,6 +24,7 @@ from torch import nn
 
 from textbooks.config import dump_yaml, load_config, read_yaml, to_dict
 from textbooks.errors import UserError
+from textbooks.eval.sandbox import check_isolation
 from textbooks.model.phi import IGNORE_INDEX, Phi, PhiConfig, flops_per_token
 from textbooks.train import parallel, state
 from textbooks.train.config import TrainConfig, preset_path
@@ -125,6 +126,7 @@ class Trainer:
             ignored = f"; --init {self.init} ignored" if self.init is not None else ""
             log.message(f"resuming from {self.resume_from.path} (step {self.step}){ignored}")
         if cfg.checkpoint.best_by == "pass@1":
+            check_isolation(cfg.checkpoint.unsafe_no_isolation)  # refuse now, not at the first checkpoint
             log.message(f"warning: checkpoint.best_by=pass@1 picks the checkpoint on {cfg.checkpoint.benchmark} itself; "
                         "the chosen checkpoint's score on it is inflated (selection on the test set)")
         throughput = Throughput(flops_per_token(self.model_config, cfg.data.seq_len),
@@ -212,7 +214,8 @@ class Trainer:
         section = self.cfg.checkpoint
         backend = open_backend(str(model_dir), "checkpoint", device=str(self.rt.device))
         summary = evaluate(load_benchmark(section.benchmark), model_dir.parent / f"eval-{section.benchmark}",
-                           backend=backend, settings=EvalSettings(limit=section.benchmark_limit), progress=False)
+                           backend=backend, progress=False,
+                           settings=EvalSettings(limit=section.benchmark_limit, unsafe_no_isolation=section.unsafe_no_isolation))
         return {"pass@1": summary["scores"]["pass@1"]["estimate"]}
 
     @torch.no_grad()

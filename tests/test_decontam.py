@@ -1,0 +1,257 @@
+"""`textbooks decontam`: planted copies of benchmark problems are found, clean data is kept, and the
+outputs (matches, split, pruned dataset, report) say so exactly."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pyarrow.parquet as pq
+import pytest
+
+from textbooks.data.datasets import Dataset, import_jsonl
+from textbooks.decontam import pipeline
+from textbooks.decontam.ast_match import match_rate, normalise, units
+from textbooks.decontam.calibrate import calibrate
+from textbooks.decontam.config import PAPER_TAUS, DecontamConfig
+from textbooks.decontam.judge import read_verdict
+from textbooks.decontam.planted import clean_exercises, plant, planted_set, renamed
+from textbooks.decontam.report import flags
+from textbooks.errors import UserError
+from textbooks.eval.benchmarks import PROBLEM_SETS, benchmark_problems
+
+from conftest import run_cli
+from decontam_judge import StandInJudge
+
+
+@pytest.fixture(scope="module")
+def data_dir(shared_assets):
+    return shared_assets / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def problems(data_dir):
+    return benchmark_problems(data_dir=data_dir)
+
+
+def write_jsonl(path, records):
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory, data_dir, problems):
+    """300 clean exercises and 4 plants of each kind, as a dataset, decontaminated in chunks of 100."""
+    root = tmp_path_factory.mktemp("planted")
+    records, kinds = planted_set([p for p in problems if p.benchmark in ("humaneval", "mbpp")], clean=300, per_kind=4, seed=1)
+    # Near misses: a HumanEval prompt solved by an unrelated body (a candidate, AST well below 1).
+    bodies = clean_exercises(3, seed=2)
+    records += [{"id": f"near-{i}", "prompt": p.prompt, "solution": b["solution"], "text": p.prompt + b["solution"]}
+                for i, (p, b) in enumerate(zip(problems[10:13], bodies))]
+    dataset = import_jsonl(write_jsonl(root / "planted.jsonl", records), root / "exercises", "exercise")
+    result = pipeline.decontaminate(dataset.path, root / "out", DecontamConfig(data_dir=data_dir, chunk_size=100), progress=False)
+    return dataset, kinds, result
+
+
+def test_benchmark_problems_are_every_task_of_every_set_with_unix_line_endings(problems):
+    counts = {name: sum(p.benchmark == name for p in problems) for name in PROBLEM_SETS}
+    assert counts == {"humaneval": 164, "humaneval+": 164, "mbpp": 974, "mbpp-sanitized": 427, "mbpp+": 378, "novel": 50}
+    assert not [p.task_id for p in problems if "\r" in p.prompt + p.solution]
+    assert all(p.text.startswith(p.prompt) and p.solution in p.text for p in problems)
+
+
+def test_an_unknown_benchmark_is_a_user_error_naming_the_choices(data_dir):
+    with pytest.raises(UserError, match="'humaneval-x': unknown; expected one of humaneval, humaneval\\+"):
+        benchmark_problems(["humaneval-x"], data_dir)
+
+
+def test_renamed_and_reformatted_copies_score_one_and_unrelated_code_less():
+    program = 'def add_all(xs: list) -> int:\n    """Sum."""\n    total = 0\n    for x in xs:\n        total += x * 2\n    return total\n'
+    copy = renamed(program, random.Random(0))
+    assert copy != program and match_rate(normalise(copy), normalise(program)) == 1.0
+    reformatted = "def add_all(xs:list)->int:\n  'Add them up, a different docstring.'\n  total=0\n  for x in xs: total+=x*2\n  return total"
+    assert match_rate(normalise(reformatted), normalise(program)) == 1.0
+    other = "def f(s):\n    return ''.join(reversed(s.split(',')))\n"
+    assert match_rate(normalise(other), normalise(program)) < 0.6
+
+
+def test_a_program_pasted_into_a_longer_file_is_matched_by_its_own_statements():
+    program = "import re\nPATTERN = 'a+'\ndef helper(s):\n    return re.findall(PATTERN, s)\ndef count(s):\n    return len(helper(s))\n"
+    longer = "import os\n\ndef other(x):\n    return os.path.join(x, 'y')\n\n" + program + "\nprint(count('aaa'))\n"
+    assert match_rate(normalise(longer), normalise(program)) < 0.9
+    assert max(match_rate(unit, normalise(program)) for unit in units(longer)) == 1.0
+
+
+def test_code_that_does_not_parse_is_compared_as_text():
+    broken = normalise("def f(:\n    return 1")
+    assert not broken.parsed and broken.text == "def f(: return 1"
+    assert match_rate(broken, normalise("def f(:\n  return 1")) == 1.0
+    assert [u.parsed for u in units("import os\n\ndef g():\n    pass\n\nclass C:\n    pass\n")] == [True, True, True]
+
+
+def test_default_tau_flags_at_most_one_percent_of_unrelated_humaneval_pairs(data_dir):
+    calibration = calibrate(data_dir)
+    assert len(calibration.rates) == 164 * 163 // 2
+    tau = DecontamConfig().tau
+    assert calibration.share_at_or_above(tau) <= 0.01
+    assert calibration.share_at_or_above(tau, similar_length_only=True) <= 0.01
+    shares = [calibration.share_at_or_above(t) for t in sorted(PAPER_TAUS)]
+    assert shares == sorted(shares, reverse=True) and shares[0] > shares[-1]
+
+
+def test_every_planted_copy_is_flagged_and_no_clean_exercise_is(planted):
+    _, kinds, result = planted
+    matches = pq.read_table(result.out / "matches.parquet").to_pandas()
+    flagged = set(matches.loc[matches.flagged, "record_id"])
+    assert flagged == set(kinds)
+    # Each plant is flagged for the problem it was made from (copies in HumanEval+/MBPP+ too).
+    for record_id, kind in kinds.items():
+        benchmark, task_id = record_id.split("-", 3)[3].rsplit("-", 1)
+        mine = matches[(matches.record_id == record_id) & (matches.benchmark == benchmark) & (matches.task_id == task_id)]
+        assert len(mine) == 1 and mine.flagged.all(), (record_id, kind)
+        if kind == "renamed":
+            assert mine.ast_match.iloc[0] >= 0.95
+
+
+def test_thresholds_are_monotone(planted):
+    matches = pq.read_table(planted[2].out / "matches.parquet")
+    ids = matches["record_id"].to_pylist()
+    flagged_at = {tau: {i for i, f in zip(ids, flags(matches, tau)) if f} for tau in (0.01, 0.5, *sorted(PAPER_TAUS), 1.0)}
+    taus = sorted(flagged_at)
+    assert all(flagged_at[high] <= flagged_at[low] for low, high in zip(taus, taus[1:]))
+    assert {"near-0", "near-1", "near-2"} <= flagged_at[0.01] - flagged_at[0.8]
+
+
+def test_the_pruned_dataset_is_the_input_minus_exactly_the_flagged_ids(planted):
+    dataset, kinds, result = planted
+    pruned = Dataset.open(result.pruned)
+    kept = [r["id"] for r in pruned.iter_records()]
+    assert kept == [r["id"] for r in dataset.iter_records() if r["id"] not in kinds]
+    assert pruned.manifest["removed_ids"] == sorted(kinds)
+    assert pruned.kind == "exercise" and pruned.manifest["inputs"][0]["fingerprint"] == dataset.fingerprint
+
+
+def test_split_and_report_name_the_similar_problems(planted, problems):
+    _, kinds, result = planted
+    split = json.loads((result.out / "split.json").read_text())
+    planted_problems = {tuple(i.split("-", 3)[3].rsplit("-", 1)) for i in kinds}
+    for name in PROBLEM_SETS:
+        entry = split["benchmarks"][name]
+        assert sorted(entry["similar"] + entry["not_similar"]) == sorted(p.task_id for p in problems if p.benchmark == name)
+    similar = {(name, t) for name, entry in split["benchmarks"].items() for t in entry["similar"]}
+    assert planted_problems <= similar
+    report = (result.out / "report.md").read_text()
+    assert "| 0.95 |" in report and "| 0.8 |" in report and f"{len(kinds)} records removed" in report
+
+
+class Killed(Exception):
+    """Stands for the process dying mid-run."""
+
+
+def test_a_rerun_is_a_no_op_and_a_killed_run_resumes_to_the_same_files(tmp_path, data_dir, monkeypatch):
+    records = clean_exercises(40, seed=3) + [plant(p, "renamed", random.Random(0), 0) for p in benchmark_problems(["humaneval"], data_dir)[:2]]
+    source = write_jsonl(tmp_path / "ex.jsonl", records)
+    config = DecontamConfig(data_dir=data_dir, chunk_size=10, benchmarks=["humaneval"])
+    fresh = pipeline.decontaminate(source, tmp_path / "fresh", config, progress=False)
+
+    calls, crash_at = [], {20}
+    real_score = pipeline.Scorer.score
+
+    def score_or_die(self, batch, offset):
+        calls.append(offset)
+        if offset in crash_at:
+            raise Killed
+        return real_score(self, batch, offset)
+
+    monkeypatch.setattr(pipeline.Scorer, "score", score_or_die)
+    with pytest.raises(Killed):
+        pipeline.decontaminate(source, tmp_path / "out", config, progress=False)
+    assert not (tmp_path / "out").exists()
+    calls.clear()
+    crash_at.clear()
+    resumed = pipeline.decontaminate(source, tmp_path / "out", config, progress=False)
+    assert calls == [20, 30, 40]  # chunks 0 and 1 were kept
+    for name in ("matches.parquet", "split.json", "report.md"):
+        assert (resumed.out / name).read_bytes() == (fresh.out / name).read_bytes(), name
+    assert [r for r in Dataset.open(resumed.pruned).iter_records()] == [r for r in Dataset.open(fresh.pruned).iter_records()]
+    assert resumed.summary["removed"] == 2
+    again = pipeline.decontaminate(source, tmp_path / "out", config, progress=False)
+    assert again.already_done
+
+
+def test_the_judge_flags_a_rephrasing_the_other_tiers_miss_and_its_answers_are_cached(tmp_path, data_dir):
+    problem = benchmark_problems(["humaneval"], data_dir)[0]
+    # Same problem, reworded, solved another way: the AST tier is below tau, the embedding finds it.
+    rephrased = problem.prompt.replace("Check if", "REPHRASED: tell whether") + "    return any(abs(a - b) < threshold for i, a in enumerate(numbers) for b in numbers[i + 1:])\n"
+    records = [{"id": "rephrased", "prompt": rephrased, "solution": "", "text": rephrased}, *clean_exercises(20, seed=4)]
+    source = write_jsonl(tmp_path / "ex.jsonl", records)
+    with StandInJudge() as judge_server:
+        config = DecontamConfig(data_dir=data_dir, benchmarks=["humaneval"], judge_endpoint=judge_server.url,
+                                judge_model=judge_server.model, min_cosine=0.3)
+        result = pipeline.decontaminate(source, tmp_path / "out", config, progress=False)
+        asked = len(judge_server.hits)
+        matches = pq.read_table(result.out / "matches.parquet").to_pandas()
+        mine = matches[(matches.record_id == "rephrased") & (matches.task_id == "HumanEval/0")].iloc[0]
+        assert mine.ast_match < config.tau and mine.judge and mine.flagged
+        assert not matches[matches.record_id != "rephrased"].judge.fillna(False).any()
+        assert set(matches.loc[matches.flagged, "record_id"]) == {"rephrased"}
+        assert asked >= 2 and "rephrased" in result.summary["judge"]
+        # Another tau: new verdicts, the same questions, all answered from the cache.
+        pipeline.decontaminate(source, tmp_path / "out", DecontamConfig(**{**config.__dict__, "tau": 0.95}), progress=False)
+        assert len(judge_server.hits) == asked
+
+
+def test_records_without_code_and_code_that_does_not_parse_are_counted(tmp_path, data_dir):
+    records = [{"id": "prose", "text": "A section about loops, with no code at all."},
+               {"id": "fenced", "text": "Look:\n```python\ndef f(:\n    return 1\n```\n"}]
+    dataset = import_jsonl(write_jsonl(tmp_path / "tb.jsonl", records), tmp_path / "textbooks", "textbook")
+    config = DecontamConfig(data_dir=data_dir, benchmarks=["mbpp"], min_cosine=0.0, neighbours=1)
+    result = pipeline.decontaminate(dataset.path, tmp_path / "out", config, progress=False)
+    assert result.summary["records_without_code"] == 1
+    assert result.summary["ast_records"] == 1 and result.summary["ast_records_unparsed"] == 1
+    assert "records without code (no AST tier): 1" in (result.out / "report.md").read_text()
+
+
+def test_an_empty_dataset_is_a_clear_error(tmp_path, data_dir):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    with pytest.raises(UserError, match="empty.jsonl: empty dataset"):
+        pipeline.decontaminate(empty, tmp_path / "out", DecontamConfig(data_dir=data_dir), progress=False)
+
+
+@pytest.mark.slow
+def test_cli_decontaminates_a_jsonl_file_and_rejects_an_unknown_benchmark_in_one_line(tmp_path, data_dir):
+    source = write_jsonl(tmp_path / "ex.jsonl", clean_exercises(5, seed=5))
+    bad = run_cli("decontam", "--input", str(source), "--out", str(tmp_path / "bad"), "--benchmarks", "humaneval,gsm8k",
+                  "--data-dir", str(data_dir))
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
+        "error: benchmark 'gsm8k': unknown; expected one of humaneval, humaneval+, mbpp, mbpp-sanitized, mbpp+, novel"]
+    config = tmp_path / "decontam.yaml"
+    config.write_text("tau: 0.8\nembedder: none\n")
+    good = run_cli("decontam", "--input", str(source), "--out", str(tmp_path / "out"), "--benchmarks", "humaneval",
+                   "--data-dir", str(data_dir), "--config", str(config), "code_ngram=20")
+    assert good.returncode == 0, good.stderr
+    assert "0 of 5 records flagged at tau 0.8" in good.stdout
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["records"] == 5 and (tmp_path / "out" / "pruned" / "manifest.json").is_file()
+
+
+@pytest.mark.slow
+def test_synth_exercises_decontaminate_keeps_the_pruned_dataset_and_report_beside_it(tmp_path, data_dir):
+    from synth_fake_teacher import FakeTeacher
+
+    with FakeTeacher() as teacher:
+        result = run_cli("synth", "exercises", "--endpoint", teacher.url, "--model", "fake", "--num", "12",
+                         "--decontaminate", "--out", str(tmp_path / "ex"), env={"TEXTBOOKS_BENCHMARK_DIR": str(data_dir)})
+    assert result.returncode == 0, result.stderr
+    written = Dataset.open(tmp_path / "ex")
+    pruned = Dataset.open(tmp_path / "ex.decontam" / "pruned")
+    assert pruned.num_rows == written.num_rows - len(pruned.manifest["removed_ids"])
+    assert (tmp_path / "ex.decontam" / "report.md").is_file()
+    assert "records flagged at tau 0.9" in result.stdout.splitlines()[-1]
+
+
+@pytest.mark.parametrize(("answer", "verdict"), [("True", True), ("**Yes**.", True), ("false", False), ("No, different.", False),
+                                                 ("Maybe", None), ("", None)])
+def test_the_judge_answer_is_read_from_its_first_word(answer, verdict):
+    assert read_verdict(answer) is verdict
