@@ -44,7 +44,7 @@ def ci_run(tmp_path_factory):
 def test_the_ci_pipeline_runs_every_stage_within_five_minutes(ci_run):
     run_dir, first, _, seconds = ci_run
     assert seconds < BUDGET_S, f"the ci pipeline took {seconds:.0f} s"
-    assert "ran 9 stage(s), 0 cached" in first.stdout
+    assert "ran 10 stage(s), 0 cached" in first.stdout
     assert first.stdout.strip().splitlines()[-1] == f"report: {run_dir / 'report.html'}"
     summary = json.loads((run_dir / "humaneval" / "summary.json").read_text())
     assert summary["tasks_scored"] == 2 and "pass@1" in summary["scores"]
@@ -54,14 +54,14 @@ def test_the_ci_pipeline_runs_every_stage_within_five_minutes(ci_run):
 def test_a_second_run_of_the_ci_pipeline_does_no_work(ci_run):
     _, _, second, _ = ci_run
     assert second.returncode == 0, second.stderr
-    assert "ran 0 stage(s), 9 cached" in second.stdout and "running" not in second.stdout
+    assert "ran 0 stage(s), 10 cached" in second.stdout and "running" not in second.stdout
 
 
 def test_lineage_ties_the_final_model_to_every_dataset_template_and_teacher(ci_run):
     run_dir = ci_run[0]
     lineage = json.loads((run_dir / "lineage.json").read_text())
     assert lineage["final_model"] == {"stage": "hf", "depends_on": [
-        "code", "textbooks", "exercises", "pretrain-pack", "finetune-pack", "pretrain", "finetune"]}
+        "code", "textbooks", "exercises", "pretrain-pack", "exercises-clean", "finetune-pack", "pretrain", "finetune"]}
     made = lineage["stages"]["exercises"]["made_by"]
     assert made["config"]["model"] == "fake" and len(made["config"]["template_sha256"]) == 64
     assert lineage["stages"]["finetune"]["inputs"]["init"][0]["key"] == lineage["stages"]["pretrain"]["key"]
@@ -71,7 +71,7 @@ def test_the_report_and_cards_show_the_run(ci_run):
     run_dir = ci_run[0]
     page = (run_dir / "report.html").read_text()
     for section in ("Data funnel", "Synthetic exercises: diversity", "Training: loss curves",
-                    "Evaluation: pass@1 per benchmark", "Teacher tokens and cost", "95% Wilson"):
+                    "Evaluation: pass@1 per benchmark", "Teacher tokens and cost", "95% Wilson", "Decontamination"):
         assert section in page
     assert page.count("<img") >= 7 and page.count('src="data:image/png;base64,') == page.count("<img")
     assert 'src="http' not in page and 'href="http' not in page and "<link" not in page  # no network
@@ -80,7 +80,9 @@ def test_the_report_and_cards_show_the_run(ci_run):
                [line.split("](")[1].rstrip(")") for line in markdown.splitlines() if line.startswith("![")])
     card = (run_dir / "hf" / "README.md").read_text()
     assert card.startswith("---\n") and "model-index" in card and "| humaneval | 2 |" in card
-    assert "# Dataset card: exercises" in (run_dir / "exercises" / "README.md").read_text()
+    exercises_card = (run_dir / "exercises" / "README.md").read_text()
+    assert "# Dataset card: exercises" in exercises_card and "checked by `exercises-clean`" in exercises_card
+    assert "decontaminated output" in (run_dir / "exercises-clean" / "pruned" / "README.md").read_text()
 
 
 def test_export_hf_of_a_pipeline_model_writes_its_model_card(ci_run, tmp_path):
