@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -30,3 +33,28 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
         text=True,
         timeout=timeout,
     )
+
+
+def cached_answers(path: Path) -> int:
+    """Answers committed so far to a teacher's SQLite cache (0 before it exists)."""
+    if not path.is_file():
+        return 0
+    with sqlite3.connect(path) as db:
+        try:
+            return db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+        except sqlite3.OperationalError:  # the table is not created yet
+            return 0
+
+
+def sigkill_after_answers(args: list[str], cache: Path, answers: int) -> int:
+    """Run `textbooks ARGS` and SIGKILL it once its teacher cache holds `answers` answers (or it
+    ends first); returns its exit status (-9 when killed)."""
+    process = subprocess.Popen([sys.executable, "-m", "textbooks", *args], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, env=os.environ.copy())
+    try:
+        while cached_answers(cache) < answers and process.poll() is None:
+            time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    return process.returncode

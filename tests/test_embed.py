@@ -50,3 +50,57 @@ def test_minilm_loads_offline_from_the_package_and_embeds_by_meaning(monkeypatch
     check_unit_rows(vectors, 3, 384)
     similarity = vectors @ vectors.T
     assert similarity[0, 1] > similarity[0, 2] + 0.3
+
+
+@pytest.fixture(scope="module")
+def nano_phi(tmp_path_factory):
+    """A small random Phi, as our checkpoint and as a transformers folder (no code model is offline)."""
+    import torch
+
+    from textbooks.model.checkpoint import save_checkpoint
+    from textbooks.model.hf import export_hf
+    from textbooks.model.phi import Phi, PhiConfig
+    from textbooks.tokenizer import save_hf_tokenizer
+
+    torch.manual_seed(0)
+    model = Phi(PhiConfig.from_preset("nano")).eval()
+    root = tmp_path_factory.mktemp("nano")
+    save_checkpoint(model, model.config, root / "ours")
+    export_hf(model, root / "hf")
+    save_hf_tokenizer(root / "hf")
+    return root
+
+
+def test_causal_embedder_mean_pools_unit_rows_whatever_the_batch_and_padding(nano_phi):
+    embedder = get_embedder(f"causal:{nano_phi / 'ours'}")
+    vectors = embedder.embed(TEXTS)
+    check_unit_rows(vectors, 3, 64)
+    # One text alone (no padding) and in a batch sorted by length (padded) embed the same.
+    np.testing.assert_allclose(embedder.embed(TEXTS[2:]), vectors[2:], atol=1e-5)
+    assert embedder.embed([""]).tolist() == [[0.0] * 64]
+
+
+def test_our_checkpoint_and_its_transformers_export_embed_alike(nano_phi):
+    ours = get_embedder(f"causal:{nano_phi / 'ours'}").embed(TEXTS)
+    theirs = get_embedder(f"causal:{nano_phi / 'hf'}").embed(TEXTS)
+    np.testing.assert_allclose(ours, theirs, atol=1e-4)
+
+
+def test_cached_embedder_answers_from_disk_without_loading_the_model(tmp_path, monkeypatch):
+    from textbooks.data import embed
+
+    path = tmp_path / "vectors.sqlite"
+    first = embed.cached_embedder("hashing", path).embed(TEXTS)
+    loads = []
+    monkeypatch.setattr(embed, "get_embedder", lambda name: loads.append(name))
+    again = embed.cached_embedder("hashing", path).embed(list(reversed(TEXTS)))
+    np.testing.assert_array_equal(again, first[::-1])
+    assert loads == []  # every text was cached: no model loaded
+    with pytest.raises(UserError, match="cannot open as an embedding cache"):
+        (tmp_path / "junk.sqlite").write_text("not a database" * 100)
+        embed.cached_embedder("hashing", tmp_path / "junk.sqlite").embed(TEXTS)
+
+
+def test_unknown_causal_model_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="nowhere"):
+        get_embedder(f"causal:{tmp_path / 'nowhere'}")

@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from textbooks.errors import UserError
+from textbooks.model.loss import IGNORE_INDEX
 from textbooks.tokenizer import EOS_ID
-from textbooks.train.loader import IGNORE_INDEX, PackedData
+from textbooks.train.loader import PackedData
 from textbooks.train.shards import HEADER_BYTES
 from textbooks.train.tokenize import MixtureInput, pack_datasets
 
@@ -129,13 +130,63 @@ def test_a_shard_whose_size_is_not_whole_tokens_is_a_user_error(broken_copy):
         PackedData(broken_copy)
 
 
-def test_a_token_id_beyond_the_vocabulary_is_a_user_error(broken_copy):
-    shard = broken_copy / "train" / "tokens-00002.bin"
-    tokens = np.memmap(shard, dtype=np.uint16, mode="r+", offset=HEADER_BYTES)
-    tokens[10] = 60_000
+def damage_token(pack: Path, shard: str, position: int, value: int) -> None:
+    tokens = np.memmap(pack / "train" / shard, dtype=np.uint16, mode="r+", offset=HEADER_BYTES)
+    tokens[position] = value
     tokens.flush()
-    del tokens
+
+
+def every_training_batch(data: PackedData) -> None:
+    order = data.sample_order(SEQ_LEN, seed=0)
+    for step in range(-(-order.num_samples // 8)):
+        order.get_batch(np.arange(step * 8, min((step + 1) * 8, order.num_samples)))
+
+
+def test_the_pack_records_each_shards_largest_id_and_target_count(pack_dir):
+    manifest = json.loads((pack_dir / "pack.json").read_text())
+    for split in ("train", "val"):
+        for shard in manifest["splits"][split]["shards"]:
+            tokens = np.fromfile(pack_dir / split / f"tokens-{shard['index']:05d}.bin", dtype=np.uint16, offset=HEADER_BYTES)
+            mask = np.fromfile(pack_dir / split / f"mask-{shard['index']:05d}.bin", dtype=np.uint8)
+            assert shard["max_id"] == tokens.max() and shard["targets"] == np.count_nonzero(mask)
+
+
+def test_opening_trusts_the_recorded_largest_id_and_reading_catches_a_damaged_shard(broken_copy):
+    damage_token(broken_copy, "tokens-00002.bin", 10, 60_000)
+    data = PackedData(broken_copy)  # no pass over the ids: the damage is not seen yet
     with pytest.raises(UserError, match=r"tokens-00002\.bin: token id 60000 at position 10 is beyond the vocabulary \(size 50295\)"):
+        every_training_batch(data)
+
+
+def test_a_pack_without_recorded_largest_ids_is_scanned_when_opened(broken_copy):
+    manifest_path = broken_copy / "pack.json"
+    manifest = json.loads(manifest_path.read_text())
+    for split in manifest["splits"].values():
+        for shard in split["shards"]:
+            del shard["max_id"], shard["targets"]
+    manifest_path.write_text(json.dumps(manifest))
+    every_training_batch(PackedData(broken_copy))
+    damage_token(broken_copy, "tokens-00002.bin", 10, 60_000)
+    with pytest.raises(UserError, match=r"tokens-00002\.bin: token id 60000 at position 10 is beyond the vocabulary \(size 50295\)"):
+        PackedData(broken_copy)
+
+
+def test_a_recorded_largest_id_beyond_the_vocabulary_is_a_user_error(broken_copy):
+    manifest_path = broken_copy / "pack.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["splits"]["train"]["shards"][1]["max_id"] = 50_295
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(UserError, match=r"tokens-00001\.bin: largest token id 50295 \(recorded in pack.json\) is beyond the vocabulary \(size 50295\)"):
+        PackedData(broken_copy)
+
+
+def test_a_train_split_without_any_target_token_is_a_user_error(broken_copy):
+    manifest_path = broken_copy / "pack.json"
+    manifest = json.loads(manifest_path.read_text())
+    for shard in manifest["splits"]["train"]["shards"]:
+        shard["targets"] = 0
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(UserError, match="the train split has no target token"):
         PackedData(broken_copy)
 
 

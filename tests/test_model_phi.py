@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from textbooks.errors import UserError
-from textbooks.model.phi import IGNORE_INDEX, PRESETS, KVCache, Phi, PhiConfig, count_parameters, flops_per_token
+from textbooks.model.loss import IGNORE_INDEX
+from textbooks.model.phi import PRESETS, KVCache, Phi, PhiConfig, count_parameters, flops_per_token
 
 
 def nano_model(seed: int = 0, **overrides) -> Phi:

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import run_cli, sigkill_after_answers
 from textbooks.data.datasets import Dataset
 
 from synth_fake_teacher import FakeTeacher  # noqa: E402
@@ -70,16 +65,6 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-def cached_answers(path: Path) -> int:
-    if not path.is_file():
-        return 0
-    with sqlite3.connect(path) as db:
-        try:
-            return db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
-        except sqlite3.OperationalError:  # the table is not created yet
-            return 0
-
-
 def all_records(path: Path) -> list[dict]:
     return list(Dataset.open(path).iter_records())
 
@@ -89,15 +74,8 @@ def test_a_run_killed_with_sigkill_and_resumed_gives_exactly_the_uninterrupted_d
     flags = ["--num", "60", "--seed", "11", "--batch-size", "8", "--rows-per-shard", "5", "--max-in-flight", "2"]
     with FakeTeacher(delay_s=0.05) as server:
         killed_cache = tmp_path / "killed.sqlite"
-        command = [sys.executable, "-m", "textbooks", *synth("exercises", server, tmp_path / "killed", "--cache", str(killed_cache), *flags)]
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
-        try:
-            while cached_answers(killed_cache) < 30 and process.poll() is None:
-                time.sleep(0.05)
-        finally:
-            process.send_signal(signal.SIGKILL)
-            process.wait()
-        assert process.returncode == -signal.SIGKILL
+        args = synth("exercises", server, tmp_path / "killed", "--cache", str(killed_cache), *flags)
+        assert sigkill_after_answers(args, killed_cache, 30) == -signal.SIGKILL
         assert not (tmp_path / "killed" / "manifest.json").exists()  # no half dataset that looks complete
         paid_before_kill = len(server.hits)
 

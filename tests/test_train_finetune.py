@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from textbooks.model.loss import IGNORE_INDEX
 from textbooks.model.phi import Phi, PhiConfig
 from textbooks.tokenizer import EOS_ID, load_tokenizer
 from textbooks.train.loader import PackedData
@@ -60,3 +61,25 @@ def test_loss_on_solution_sends_no_gradient_to_prompt_tokens(packs):
 def test_loss_on_all_trains_every_token_of_the_exercises(packs):
     _, trained = trained_targets(packs["all"], "all")
     assert trained.all()
+
+
+def test_the_chunked_loss_sends_the_same_gradient_as_the_unfused_one_and_none_to_prompts(packs):
+    order = PackedData(packs["solution"], vocab_size=51_200, loss_on="solution").sample_order(SEQ_LEN, seed=0)
+    input_ids, labels = order.get_batch(np.arange(8))
+    torch.manual_seed(0)
+    model = Phi(PhiConfig.from_preset("nano"))
+    captured = {}
+    model.model.final_layernorm.register_forward_hook(lambda module, args, output: captured.update(hidden=output))
+
+    def hidden_gradient(chunk_size):
+        model.zero_grad()
+        loss = summed_loss(model, input_ids, labels, chunk_size)
+        grad, = torch.autograd.grad(loss, captured["hidden"])
+        return loss.detach(), grad
+
+    unfused_loss, unfused_grad = hidden_gradient(None)
+    chunked_loss, chunked_grad = hidden_gradient(100)  # 100 does not divide 8 x 64 tokens
+    torch.testing.assert_close(chunked_loss, unfused_loss, rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(chunked_grad, unfused_grad, rtol=1e-4, atol=1e-6)
+    prompt = labels == IGNORE_INDEX
+    assert prompt.any() and not chunked_grad[prompt].any() and chunked_grad[~prompt].abs().sum(-1).gt(0).all()

@@ -1,3 +1,4 @@
 from textbooks.cli import main
 
-main()
+if __name__ == "__main__":  # not again in worker processes that re-import the main module
+    main()

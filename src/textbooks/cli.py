@@ -26,6 +26,7 @@ app = typer.Typer(
 STAGE_CLIS = (
     "textbooks.data.cli",  # dataset import|export|info
     "textbooks.teacher.cli",  # teacher serve|ping
+    "textbooks.curate.cli",  # curate [clean|dedup|annotate|embed|classify]
     "textbooks.synth.cli",  # synth textbooks|exercises|report
     "textbooks.decontam.cli",  # decontam
     "textbooks.train.cli",  # tokenize, train

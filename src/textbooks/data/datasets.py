@@ -207,6 +207,37 @@ def _unit_name(index: int) -> str:
     return f"part-{index:05d}"
 
 
+def write_shard_file(staged: StagedDirectory, index: int, kind: str, batches: Iterable[list[Mapping[str, Any]]],
+                     column_types: Mapping[str, pa.DataType] | None = None, **stats: int) -> int:
+    """Stream record batches into shard `index` of a `DatasetWriter`'s staging directory, as a
+    worker in another process (or on another node) does: written to a temp file, renamed, then
+    marked done, so the writer that publishes the dataset sees only whole shards."""
+    name = SHARD_PATTERN.format(index)
+    tmp = staged.path / f".{name}.tmp"
+    rows, writer = 0, None
+    try:
+        for batch in batches:
+            if not batch:
+                continue
+            table = records_to_table(kind, batch)
+            for column, type_ in (column_types or {}).items():
+                if column in table.column_names:
+                    table = table.set_column(table.column_names.index(column), column, table[column].cast(type_))
+            if writer is None:
+                check_table(kind, table.schema, f"{staged.final} shard {index}")
+                writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+            writer.write_table(table.cast(writer.schema))
+            rows += table.num_rows
+        if writer is None:
+            pq.write_table(schema_for(kind).empty_table(), tmp, compression="zstd")
+    finally:
+        if writer is not None:
+            writer.close()
+    os.replace(tmp, staged.path / name)
+    staged.mark_done(_unit_name(index), {"name": name, "rows": rows, **stats})
+    return rows
+
+
 def records_to_table(kind: str, records: list[Mapping[str, Any]]) -> pa.Table:
     """Records of `kind` as a table: schema columns with their types first, extra columns after."""
     schema = schema_for(kind)

@@ -23,8 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from textbooks.errors import UserError
-
-IGNORE_INDEX = -100  # targets with this value add nothing to the loss (prompt tokens, padding)
+from textbooks.model.loss import lm_loss
 
 
 @dataclass(frozen=True)
@@ -219,13 +218,17 @@ class Phi(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
     def forward(self, input_ids, *, position_ids=None, attention_mask=None, kv_cache: KVCache | None = None,
-                targets=None, last_only: bool = False):
+                targets=None, last_only: bool = False, loss_reduction: str = "mean",
+                loss_chunk_size: int | None = None):
         """Logits (batch, seq, vocab) -- or (batch, 1, vocab) with `last_only` -- and the loss.
 
         attention_mask: (batch, past + seq), 1 for real tokens, 0 for left padding; None means all real.
         targets: (batch, seq) next-token ids aligned with input_ids (targets[:, t] is predicted at
-        position t); IGNORE_INDEX entries do not count. The loss is a mean cross-entropy in fp32,
-        or None without targets.
+        position t); IGNORE_INDEX (-100) entries do not count. The loss (textbooks.model.loss.lm_loss) is
+        the cross-entropy in fp32, a mean over target tokens or with loss_reduction="sum" their
+        sum; None without targets. With targets and `loss_chunk_size`, the head and the loss run
+        chunk by chunk and the logits returned are None: training needs only the loss.
+        `last_only` applies without targets (decoding).
         """
         seq = input_ids.shape[1]
         past_len = kv_cache.length if kv_cache is not None else 0
@@ -241,16 +244,13 @@ class Phi(nn.Module):
         if kv_cache is not None:
             kv_cache.length += seq
         x = self.model.final_layernorm(x)
+        if targets is not None:
+            return lm_loss(x, self.lm_head, targets, reduction=loss_reduction, chunk_size=loss_chunk_size)
         if last_only:
             # Decoding: few rows against a (vocab x d_model) head. Computed as head @ x^T, BLAS streams
             # the head once in a tall-skinny product, 2-3x faster on CPU than x @ head^T.
-            logits = torch.addmm(self.lm_head.bias[:, None], self.lm_head.weight, x[:, -1].T).T[:, None]
-        else:
-            logits = self.lm_head(x)
-        loss = None
-        if targets is not None:
-            loss = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), ignore_index=IGNORE_INDEX)
-        return logits, loss
+            return torch.addmm(self.lm_head.bias[:, None], self.lm_head.weight, x[:, -1].T).T[:, None], None
+        return self.lm_head(x), None
 
 
 def attention_bias(attention_mask, seq: int, past_len: int, device) -> torch.Tensor | None:

@@ -31,7 +31,7 @@ from textbooks.train.config import TrainConfig
 from textbooks.train.tokenize import TokenizeConfig
 
 # Modules holding more stage kinds (each registers its classes when imported).
-STAGE_MODULES: tuple[str, ...] = ("textbooks.pipeline.stages_decontam",)
+STAGE_MODULES: tuple[str, ...] = ("textbooks.pipeline.stages_curate", "textbooks.pipeline.stages_decontam")
 
 DATASET, PACK, MODEL, EVAL = "dataset", "pack", "model", "eval"
 # Transport and pacing of a `teacher:` section: a new fleet, key or rate limit gets the same answers

@@ -30,7 +30,8 @@ class DataSection:
     train_split: str = "train"
     val_split: str = "val"
     # "all": every token is a target (pretraining); "solution": only the completion of each
-    # exercise counts (finetuning on CodeExercises), the prompt's tokens are masked out.
+    # exercise counts (finetuning on CodeExercises), the prompt's tokens are masked out. A global
+    # batch left without any target token (prompts longer than the window) skips its update.
     loss_on: Literal["all", "solution"] = "all"
 
 
@@ -104,10 +105,17 @@ class TrainConfig:
     max_steps: int = 100  # optimizer steps of this run
     seed: int = 1234
     # "auto": bf16 on GPU (the paper used fp16 with DeepSpeed; bf16 needs no loss scaling), fp32 on CPU.
+    # "bf16" on CPU: autocast to bf16 (fast on CPUs with avx512_bf16 or AMX; a deviation from fp32).
     precision: Literal["auto", "bf16", "fp32"] = "auto"
     # Under torchrun: "auto" and "fsdp" shard with FSDP2, "ddp" replicates; one process runs the plain module.
     parallel: Literal["auto", "fsdp", "ddp"] = "auto"
-    compile: bool = False  # torch.compile each block
+    # torch.compile each block (on CPU it needs a C++ compiler: a UserError at startup without one).
+    # The first step, which compiles, is logged apart as first_step_s.
+    compile: bool = False
+    # The LM head and the loss together over this many tokens at a time (textbooks.model.loss): the
+    # (tokens x vocab) logits never exist in full. Any positive size (the last chunk is shorter);
+    # 0: the unfused head and loss.
+    loss_chunk_size: int = 1024
     activation_checkpointing: bool = False  # recompute each block's activations in the backward
     deterministic: bool = True  # torch.use_deterministic_algorithms on CPU (free there)
 
@@ -120,6 +128,9 @@ class TrainConfig:
         for key, value in positive.items():
             if value <= 0:
                 raise UserError(f"{key}: got {value}; expected a positive integer")
+        if self.loss_chunk_size < 0:
+            raise UserError(f"loss_chunk_size: got {self.loss_chunk_size}; expected a positive number of tokens, "
+                            "or 0 for the unfused loss")
         if self.optim.lr <= 0:
             raise UserError(f"optim.lr: got {self.optim.lr}; expected a positive learning rate")
         if self.schedule.decay_steps is not None and self.schedule.decay_steps <= self.schedule.warmup_steps:

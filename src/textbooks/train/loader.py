@@ -32,16 +32,16 @@ import numpy as np
 import torch
 
 from textbooks.errors import UserError
-from textbooks.train.shards import MANIFEST, open_shard
-
-IGNORE_INDEX = -100  # torch.nn.functional.cross_entropy's default ignore_index
+from textbooks.model.loss import IGNORE_INDEX
+from textbooks.train.shards import MANIFEST, open_shard, raise_id_beyond_vocabulary, tokens_name
 
 
 class PackedSplit:
     """One split (train or val): its shards memory-mapped and read as one stream."""
 
     def __init__(self, directory: Path, shards: list[dict[str, Any]], itemsize: int, vocab_limit: int) -> None:
-        self.directory = directory
+        self.directory, self.vocab_limit = directory, vocab_limit
+        self.shard_paths = [directory / tokens_name(shard["index"]) for shard in shards]
         self.tokens: list[np.memmap] = []
         self.masks: list[np.memmap] = []
         for shard in shards:
@@ -64,6 +64,9 @@ class PackedSplit:
             end = min(stop, int(self.offsets[shard + 1]))
             tokens.append(self.tokens[shard][start - base : end - base])
             masks.append(self.masks[shard][start - base : end - base])
+            # Opening trusted the max_id recorded at packing; every id read is checked here (cheap).
+            if tokens[-1].max() >= self.vocab_limit:
+                raise_id_beyond_vocabulary(self.shard_paths[shard], self.tokens[shard], self.vocab_limit)
             start, shard = end, shard + 1
         if len(tokens) == 1:  # the common case: a view of one shard, no copy
             return tokens[0], masks[0]
@@ -103,6 +106,10 @@ class PackedData:
         self.val = PackedSplit(self.directory / "val", splits["val"]["shards"], itemsize, limit)
         if self.train.num_tokens == 0:
             raise UserError(f"{self.directory}: empty mixture, the train split has no tokens")
+        train_shards = splits["train"]["shards"]
+        if all("targets" in shard for shard in train_shards) and not any(shard["targets"] for shard in train_shards):
+            raise UserError(f"{manifest_path}: the train split has no target token (its loss mask is all zero); "
+                            "expected documents with trainable tokens (solutions, under --loss-on solution)")
 
     def sample_order(self, seq_len: int, seed: int) -> SampleOrder:
         return SampleOrder(self.train, seq_len, seed)

@@ -14,7 +14,8 @@ pack.json: `fingerprint` (hash of the settings, the tokenizer and the input fing
 unchanged re-run is a no-op), `dtype`, `itemsize`, `vocab_size`, `eos_id`, `loss_on`, `seed`,
 `val_fraction`; `inputs`, one entry per --input with its path, fingerprint, kind, weight, rows
 and the realised `train`/`val` documents and tokens (and `share` of the training tokens); `splits`,
-per split its documents, tokens and `shards` ({index, documents, tokens}, in stream order).
+per split its documents, tokens and `shards` ({index, documents, tokens, max_id, targets}, in stream
+order; see textbooks.train.shards).
 
 Shard k of each split comes from work unit k: the k-th Parquet shard of the inputs taken in order
 (input 0's shards, then input 1's, ...). Units are tokenized in parallel (`workers` processes, the

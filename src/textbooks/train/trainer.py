@@ -9,23 +9,30 @@ One step: this rank's share of the global batch in micro-batches; each micro-bat
 cross-entropy is divided by the number of target tokens in the GLOBAL batch (all ranks, all
 micro-batches), so that accumulation and world size leave the mathematics unchanged; the
 gradient all-reduce averages over ranks, so the loss is scaled by the world size to make it a sum.
+A global batch without a single target token (every token masked by `data.loss_on=solution`)
+skips its update with a message rather than dividing by zero (see DataSection.loss_on).
+
+The LM head and the loss run chunked (`loss_chunk_size`, textbooks.model.loss); `compile` and
+`precision=bf16` (autocast, also on CPU) are options. This process's first step, which compiles,
+is timed apart (`first_step_s` in metrics.jsonl) and left out of tokens/s.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from textbooks.config import dump_yaml, load_config, read_yaml, to_dict
 from textbooks.errors import UserError
 from textbooks.eval.sandbox import check_isolation
-from textbooks.model.phi import IGNORE_INDEX, Phi, PhiConfig, flops_per_token
+from textbooks.model.loss import IGNORE_INDEX
+from textbooks.model.phi import Phi, PhiConfig, flops_per_token
 from textbooks.train import parallel, state
 from textbooks.train.config import TrainConfig, preset_path
 from textbooks.train.loader import PackedData
@@ -63,11 +70,27 @@ def model_config_of(cfg: TrainConfig) -> PhiConfig:
     return config
 
 
-def summed_loss(model: nn.Module, input_ids: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy summed over target tokens, in fp32 (the caller divides by the global count)."""
-    logits, _ = model(input_ids)
-    return F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX,
-                           reduction="sum")
+def summed_loss(model: nn.Module, input_ids: torch.Tensor, labels: torch.Tensor,
+                chunk_size: int | None = None) -> torch.Tensor:
+    """Cross-entropy summed over target tokens, in fp32 (the caller divides by the global count).
+
+    Inside the model's forward (FSDP2 gathers the LM head's weights there), chunked with `chunk_size`.
+    """
+    return model(input_ids, targets=labels, loss_reduction="sum", loss_chunk_size=chunk_size)[1]
+
+
+def check_compile_available(device: torch.device) -> None:
+    """torch.compile on CPU generates C++: without a compiler it would fail at the first step."""
+    if device.type != "cpu":
+        return
+    from torch._inductor import config as inductor_config
+    from torch._inductor.cpp_builder import get_cpp_compiler
+
+    try:
+        get_cpp_compiler()  # inductor's own search (CXX, then g++), run before any step
+    except Exception:  # noqa: BLE001 -- inductor raises its own InvalidCxxCompiler, a RuntimeError or an OSError
+        raise UserError(f"compile=true: torch.compile on CPU needs a C++ compiler (searched {inductor_config.cpp.cxx}); "
+                        "install one (apt-get install g++, or set CXX) or set compile=false") from None
 
 
 def reseed(seed: int, step: int, rank: int) -> None:
@@ -95,6 +118,9 @@ class Trainer:
             load_init(model, Path(init), self.model_config)
         self.strategy = parallel.resolve_strategy(cfg.parallel, runtime)
         self.dtype = parallel.compute_dtype(cfg.precision, runtime.device)
+        if cfg.compile:
+            check_compile_available(runtime.device)
+        self.loss_chunk_size = cfg.loss_chunk_size or None
         self.model = parallel.parallelize(model, self.strategy, self.dtype, compile=cfg.compile,
                                           activation_checkpointing=cfg.activation_checkpointing)
         self.optimizer = build_optimizer(self.model, cfg, runtime.device)
@@ -134,19 +160,31 @@ class Trainer:
         self.model.train()
         last = {}
         steps_since_log = 0
+        first_step, started = True, time.perf_counter()
         while self.step < cfg.max_steps:
             self.step += 1
             loss, grad_norm, lr = self.train_step()
-            steps_since_log += 1
             log.advance()
             final = self.step == cfg.max_steps
-            if self.step % cfg.log.every == 0 or final:
+            if first_step:  # compilation and warmup happen here: timed apart, not training speed
+                if loss is not None:
+                    loss.item()  # waits for the device
+                log.log(self.step, {"first_step_s": time.perf_counter() - started})
+                throughput.restart()
+                first_step = False
+            else:
+                steps_since_log += 1
+            if loss is None:
+                log.message(f"step {self.step}: the global batch has no target token (data.loss_on=solution masks "
+                            "all of it); update skipped")
+            elif self.step % cfg.log.every == 0 or final:
                 last = {"loss": loss.item(), "lr": lr, "tokens": self.step * self.tokens_per_step}
                 if grad_norm is not None:
                     last["grad_norm"] = grad_norm.item()
                 if not math.isfinite(last["loss"]):
                     raise FloatingPointError(f"step {self.step}: loss is {last['loss']}")
-                last.update(throughput.measure(steps_since_log * self.tokens_per_step))
+                if steps_since_log:
+                    last.update(throughput.measure(steps_since_log * self.tokens_per_step))
                 steps_since_log = 0
                 log.log(self.step, last)
             save_now = final or (cfg.checkpoint.every and self.step % cfg.checkpoint.every == 0)
@@ -176,7 +214,8 @@ class Trainer:
             log.log(self.step, {"pass@1": saved.meta["metrics"]["pass@1"]})
         log.message(f"step {self.step}: saved {saved.path}")
 
-    def train_step(self) -> tuple[torch.Tensor, torch.Tensor | None, float]:
+    def train_step(self) -> tuple[torch.Tensor | None, torch.Tensor | None, float]:
+        """(mean loss, gradient norm, lr) of one optimizer step; loss None when it had no target."""
         cfg, rt = self.cfg, self.rt
         reseed(cfg.seed, self.step, rt.rank)
         lr = lr_at(self.step, peak=cfg.optim.lr, warmup_steps=cfg.schedule.warmup_steps,
@@ -187,13 +226,18 @@ class Trainer:
         indices = self.order.batch_indices(self.step - 1, cfg.batch.global_batch, rt.rank, rt.world_size)
         micro = [self.order.get_batch(chunk) for chunk in np.array_split(indices, self.accum)]
         targets = sum(int((labels != IGNORE_INDEX).sum()) for _, labels in micro)
-        global_targets = parallel.all_reduce_sum(torch.tensor(float(targets), device=rt.device), rt)
-        scale = rt.world_size / global_targets.clamp(min=1)  # a sum over the global batch, see the top
+        if rt.distributed:
+            # Reading the global count waits for the device once per step; it decides the skip below.
+            targets = int(parallel.all_reduce_sum(torch.tensor(targets, device=rt.device), rt).item())
+        if targets == 0:
+            return None, None, lr  # no target token anywhere: no gradient, and AdamW's momentum must not move the weights
+        scale = rt.world_size / targets  # a sum over the global batch, see the top
         total = torch.zeros((), device=rt.device)
         for i, (input_ids, labels) in enumerate(micro):
             with parallel.gradient_sync(self.model, self.strategy, enabled=i == len(micro) - 1):
                 with parallel.autocast(self.strategy, self.dtype, rt.device):
-                    loss_sum = summed_loss(self.model, input_ids.to(rt.device), labels.to(rt.device))
+                    loss_sum = summed_loss(self.model, input_ids.to(rt.device), labels.to(rt.device),
+                                           self.loss_chunk_size)
                 (loss_sum * scale).backward()
             total += loss_sum.detach()
         grad_norm = None
@@ -203,7 +247,7 @@ class Trainer:
                 grad_norm = grad_norm.full_tensor()
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        return parallel.all_reduce_sum(total, rt) / global_targets.clamp(min=1), grad_norm, lr
+        return parallel.all_reduce_sum(total, rt) / targets, grad_norm, lr
 
     def score_pass_at_1(self, model_dir: Path) -> dict:
         """Greedy pass@1 of a saved model through the eval runner (samples kept beside the model)."""
@@ -240,7 +284,8 @@ class Trainer:
         sums = torch.zeros(2, device=rt.device, dtype=torch.float64)
         for input_ids, labels in batches:
             with parallel.autocast(self.strategy, self.dtype, rt.device):
-                sums[0] += summed_loss(self.model, input_ids.to(rt.device), labels.to(rt.device)).double()
+                sums[0] += summed_loss(self.model, input_ids.to(rt.device), labels.to(rt.device),
+                                       self.loss_chunk_size).double()
             sums[1] += (labels != IGNORE_INDEX).sum()
         self.model.train()
         sums = parallel.all_reduce_sum(sums, rt)

@@ -1,0 +1,115 @@
+"""Dedup at corpus scale on datatrove: exact by hash, then near by MinHash LSH, shard-parallel.
+
+BigCode's setting: 5-grams, Jaccard 0.7. The bands and rows are the ones datasketch picks for
+`NearDedup` (the in-memory path) at the same threshold and number of permutations, so both judge
+pairs alike; they still differ in hashing and in that NearDedup also checks the estimated
+Jaccard of a candidate pair, so they agree on most pairs, not all (see the tests).
+
+Memory stays bounded as the corpus grows: signatures are written per shard and sorted on disk,
+the bucket stage merges sorted files (a heap of one signature per file), and only the cluster
+stage holds anything global: a union-find over the documents that have a duplicate.
+
+Stages (datatrove's own steps; tasks in brackets, N = input shards):
+  exact-signatures [N]  hash of the normalised text (whitespace runs collapsed, lower case)
+  exact-find       [1]  the later copies of each hash
+  minhash-signatures [N] on the text with exact copies already dropped
+  minhash-buckets  [bands]  candidate pairs per LSH band
+  minhash-cluster  [1]  union-find over the pairs; one file kept per cluster
+  filter           [N]  drops both kinds, writes the output shards (+ `minhash_cluster_size`)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from textbooks.curate.executor import ExecutorConfig, Stage, counter_of, finish_logs, logs_dir, run_stages
+from textbooks.data.datasets import Dataset, DatasetWriter
+from textbooks.data.dedup import normalize
+from textbooks.errors import UserError
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    """YAML section `dedup:`."""
+
+    threshold: float = 0.7  # Jaccard similarity of 5-gram sets above which files are near duplicates
+    num_perm: int = 128  # MinHash permutations; bands x rows come from datasketch's choice for the threshold
+    n_grams: int = 5
+    seed: int = 1
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold < 1.0:
+            raise UserError(f"dedup.threshold: {self.threshold}; expected between 0 and 1")
+        if self.num_perm < 2 or self.n_grams < 1:
+            raise UserError(f"dedup: num_perm {self.num_perm}, n_grams {self.n_grams}; expected num_perm >= 2, n_grams >= 1")
+
+    def bands(self) -> tuple[int, int]:
+        """(bands, rows per band) that datasketch's MinHashLSH chooses for this threshold."""
+        from datasketch import MinHashLSH
+
+        lsh = MinHashLSH(threshold=self.threshold, num_perm=self.num_perm)
+        return lsh.b, lsh.r
+
+
+def normalized_text(doc) -> str:
+    """What exact dedup hashes (the same normalisation as `textbooks.dedup`)."""
+    return normalize(doc.text)
+
+
+def dedup_stages(dataset: Dataset, config: DedupConfig, work: Path) -> list[Stage]:
+    from datatrove.pipeline.dedup import (
+        ExactDedupConfig, ExactDedupFilter, ExactDedupSignature, ExactFindDedups, MinhashConfig, MinhashDedupBuckets,
+        MinhashDedupCluster, MinhashDedupFilter, MinhashDedupSignature,
+    )
+    from datatrove.utils.text import TextNormConfig
+
+    from textbooks.curate.steps import CodeWordTokenizer, DatasetShardReader, DatasetShardWriter, MetadataDefaults
+
+    bands, rows = config.bands()
+    # Code keeps its punctuation and numbers; lower case and whitespace as NearDedup normalises.
+    norm = TextNormConfig(lowercase=True, norm_whitespace=True, remove_punctuation=False,
+                          norm_unicode_diacritics=False, norm_numbers=False)
+    minhash = MinhashConfig(n_grams=config.n_grams, num_buckets=bands, hashes_per_bucket=rows, seed=config.seed,
+                            norm_config=norm)
+    exact = ExactDedupConfig(content_getter=normalized_text)
+    shards = len(dataset.shards)
+
+    def read():
+        return DatasetShardReader(dataset.path)
+
+    def exact_filter():
+        return ExactDedupFilter(str(work / "exact-dups"), config=exact)
+
+    return [
+        Stage("exact-signatures", shards, lambda _: [read(), ExactDedupSignature(str(work / "exact-sigs"), exact)]),
+        Stage("exact-find", 1, lambda _: [ExactFindDedups(str(work / "exact-sigs"), str(work / "exact-dups"), exact)]),
+        Stage("minhash-signatures", shards, lambda _: [
+            read(), exact_filter(), MinhashDedupSignature(str(work / "sigs"), minhash, language=CodeWordTokenizer())]),
+        Stage("minhash-buckets", bands, lambda _: [MinhashDedupBuckets(str(work / "sigs"), str(work / "buckets"), config=minhash)]),
+        Stage("minhash-cluster", 1, lambda _: [
+            MinhashDedupCluster(str(work / "buckets"), str(work / "remove"), config=minhash, save_cluster_size=True)]),
+        Stage("filter", shards, lambda staged: [
+            read(), exact_filter(), MinhashDedupFilter(str(work / "remove"), load_cluster_sizes=True),
+            MetadataDefaults(minhash_cluster_size=1), DatasetShardWriter(staged, "code", drop_columns=("duplicate_count",))]),
+    ]
+
+
+def dedup_dataset(dataset: Dataset, out: str | Path, config: DedupConfig, executor: ExecutorConfig) -> tuple[Dataset, bool]:
+    """Exact and near duplicates removed from `dataset` into `out`; (dataset, already_done)."""
+    out = Path(out)
+    writer = DatasetWriter(out, stage="curate-dedup", kind="code", config=dataclasses.asdict(config), inputs=[dataset])
+    if writer.done:
+        return Dataset.open(out), True
+    work = logs_dir(out, writer.fingerprint) / "work"  # removed with the logs once published
+    with writer:
+        counts = run_stages(writer, dedup_stages(dataset, config, work), executor)
+        final = counts["filter"]
+        exact = counter_of(final, "exact-deduplication stage 3")["dropped"]
+        near = counter_of(final, "MinHash stage 4")["dropped"]
+        bands, rows = config.bands()
+        writer.extra_manifest["curate-dedup"] = {"input": dataset.num_rows, "exact_duplicates": exact,
+                                                 "near_duplicates": near, "bands": bands, "rows": rows}
+    finish_logs(out)
+    return Dataset.open(out), False
