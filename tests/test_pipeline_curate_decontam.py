@@ -1,8 +1,5 @@
 """The curate and decontam stage kinds in a pipeline: code curated with a rating stand-in teacher,
 exercises from the synth stand-in decontaminated against the benchmarks, both packed.
-
-Runs once textbooks.curate (issue 11) and textbooks.decontam (issue 12) are merged and
-textbooks.pipeline.stages.STAGE_MODULES names their adapters; skipped before.
 """
 
 from __future__ import annotations
@@ -14,13 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-pytest.importorskip("textbooks.curate.job")
-pytest.importorskip("textbooks.decontam.pipeline")
-
-from curate_fake_teacher import RatingTeacher  # noqa: E402
-from synth_fake_teacher import FakeTeacher  # noqa: E402
-from textbooks.pipeline.runner import RunOptions, run_pipeline  # noqa: E402
-from textbooks.pipeline.spec import load_spec  # noqa: E402
+from curate_fake_teacher import RatingTeacher
+from synth_fake_teacher import FakeTeacher
+from textbooks.pipeline.runner import RunOptions, run_pipeline
+from textbooks.pipeline.spec import load_spec
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 pytestmark = pytest.mark.slow
