@@ -32,7 +32,7 @@ STAGE_CLIS = (
     "textbooks.train.cli",  # tokenize, train
     "textbooks.model.cli",  # model info, export-hf, import-hf
     "textbooks.eval.cli",  # eval
-    "textbooks.demo",  # demo
+    "textbooks.pipeline.cli",  # run, report
 )
 
 

@@ -88,6 +88,10 @@ class Dataset:
     def shards(self) -> list[Path]:
         return [self.path / shard["name"] for shard in self.manifest["shards"]]
 
+    @property
+    def column_names(self) -> list[str]:
+        return pq.ParquetFile(self.shards[0]).schema_arrow.names if self.shards else []
+
     def iter_batches(self, columns: Sequence[str] | None = None, batch_size: int = 1024) -> Iterator[pa.RecordBatch]:
         """Stream record batches shard by shard (bounded memory)."""
         for shard in self.shards:

@@ -197,7 +197,7 @@ def source_records(source: str, pattern: str = "*.py", hf_data_dir: str | None =
     raise UserError(f"{source}: unknown kind of source; expected a directory, .jsonl(.gz), .parquet, Posts.xml or {HF_PREFIX}ID")
 
 
-def _listing(sources: Sequence[str], pattern: str) -> str:
+def listing_sha256(sources: Sequence[str], pattern: str) -> str:
     """What the sources hold, for the fingerprint: paths, sizes and times (a Hub id: its name)."""
     listing = hashlib.sha256()
     for source in sources:
@@ -220,7 +220,7 @@ def import_sources(
     config = {
         "sources": [s if s.startswith(HF_PREFIX) else str(Path(s).resolve()) for s in sources],
         "pattern": pattern, "hf_data_dir": hf_data_dir, "so_tag": so_tag,
-        "listing_sha256": _listing([s for s in sources if not s.startswith(HF_PREFIX)], pattern),
+        "listing_sha256": listing_sha256([s for s in sources if not s.startswith(HF_PREFIX)], pattern),
         "rows_per_shard": rows_per_shard,
     }
     records = itertools.chain.from_iterable(source_records(s, pattern, hf_data_dir, so_tag) for s in sources)

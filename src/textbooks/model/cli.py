@@ -38,12 +38,13 @@ def export_hf_command(
     out: Path = typer.Option(..., help="The folder to write (replaced if it holds a model)."),
     dtype: str = typer.Option("float32", help=DTYPE_HELP),
 ) -> None:
-    """Write a transformers PhiForCausalLM folder (weights, config, tokenizer)."""
+    """Write a transformers PhiForCausalLM folder (weights, config, tokenizer; a model card when it comes from `textbooks run`)."""
     from textbooks.model.load import load_model
     from textbooks.model.hf import export_hf
+    from textbooks.pipeline.cards import card_for_model
 
     loaded = load_model(model, dtype=dtype)
-    export_hf(loaded, out)
+    export_hf(loaded, out, card=card_for_model(model))
     print(f"wrote {out}: {loaded.num_parameters():,} parameters in {dtype}; "
           f"transformers.AutoModelForCausalLM.from_pretrained({str(out)!r}) loads it")
 

@@ -83,9 +83,10 @@ def generation_config() -> dict:
     return {"bos_token_id": EOS_ID, "eos_token_id": EOS_ID, "pad_token_id": EOS_ID}
 
 
-def export_hf(model: Phi, out_dir: str | Path, *, dtype: str | torch.dtype | None = None) -> Path:
+def export_hf(model: Phi, out_dir: str | Path, *, dtype: str | torch.dtype | None = None, card: str | None = None) -> Path:
     """Write a folder that `AutoModelForCausalLM.from_pretrained` and `AutoTokenizer.from_pretrained`
-    load: config.json, generation_config.json, model.safetensors and the tokenizer files.
+    load: config.json, generation_config.json, model.safetensors and the tokenizer files, and the
+    model card as README.md when one is given (`textbooks.pipeline.cards`).
 
     The weights keep the model's dtype unless `dtype` is given (`textbooks.model.load.load_model`
     gets a `Phi` from a run or checkpoint). The folder appears complete or not at all.
@@ -98,6 +99,8 @@ def export_hf(model: Phi, out_dir: str | Path, *, dtype: str | torch.dtype | Non
         (staging / CONFIG_FILE).write_text(json.dumps(config_json, indent=2) + "\n")
         (staging / GENERATION_CONFIG_FILE).write_text(json.dumps(generation_config(), indent=2) + "\n")
         save_hf_tokenizer(staging)
+        if card is not None:
+            (staging / "README.md").write_text(card, encoding="utf-8")
     return Path(out_dir)
 
 

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from textbooks.data.datasets import Dataset
 from textbooks.io import atomic_write_json
@@ -68,7 +67,7 @@ def _distribution(values: list[int]) -> dict[str, float]:
 def diversity_report(dataset: str | Path | Dataset, embedder: Embedder | str = "hashing", sample: int = 2000, seed: int = 0) -> dict[str, Any]:
     ds = dataset if isinstance(dataset, Dataset) else Dataset.open(dataset)
     embedder = get_embedder(embedder) if isinstance(embedder, str) else embedder
-    available = set(_column_names(ds))
+    available = set(ds.column_names)
     columns = [c for c in ("text", "topic", "subtopic", "audience", "style", "function_name") if c in available]
     chosen = set(random.Random(seed).sample(range(ds.num_rows), min(sample, ds.num_rows)))
     sampled: list[str] = []
@@ -104,10 +103,6 @@ def diversity_report(dataset: str | Path | Dataset, embedder: Embedder | str = "
         "generation": {key: synth.get(key) for key in ("requests", "kept", "rejected", "finish_reasons", "prompt_tokens",
                                                         "completion_tokens", "kept_completion_tokens")},
     }
-
-
-def _column_names(ds: Dataset) -> list[str]:
-    return pq.ParquetFile(ds.shards[0]).schema_arrow.names if ds.shards else []
 
 
 def format_report(report: dict[str, Any]) -> str:

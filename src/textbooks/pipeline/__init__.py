@@ -1,0 +1,1 @@
+"""`textbooks run`: pipeline files, the runner, the report and the cards."""

@@ -1,0 +1,86 @@
+"""The `curate` stage kind: `textbooks curate` (textbooks.curate.job.run_curate) in a pipeline.
+
+    code:
+      kind: curate
+      config: {sources: [/data/the-stack-python], annotate: {sample: 100000}, classify: {threshold: auto}}
+
+Its directory holds every curation step's dataset (raw/, clean/, dedup/, annotated/, embedded/,
+scored/, filtered/) and report.json; downstream stages read filtered/. Enabled by naming this
+module in textbooks.pipeline.stages.STAGE_MODULES.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from textbooks.curate.job import CurateJob, run_curate
+from textbooks.data.sources import HF_PREFIX, listing_sha256
+from textbooks.io import read_json
+from textbooks.pipeline.report import Block, Figure, Table, figure_png, new_figure, section
+from textbooks.pipeline.stages import DATASET, TEACHER_TRANSPORT, Stage, StageContext, register
+from textbooks.teacher import TeacherConfig
+
+STEPS = ("raw", "clean", "dedup", "annotated", "filtered")
+
+
+@register
+class CurateStage(Stage):
+    kind = "curate"
+    produces = DATASET
+    config_class = CurateJob
+    owned = ("out",)
+    key_ignores = ("teacher_cache", "embedding_cache", "executor", *TEACHER_TRANSPORT)
+
+    def output(self, out: Path) -> Path:
+        return out / "filtered"
+
+    def teacher(self, config: CurateJob) -> TeacherConfig:
+        return config.teacher
+
+    def key_extra(self, config: CurateJob) -> str:
+        """Local sources' content (paths, sizes, mtimes); a Hub dataset is named by its id alone."""
+        return listing_sha256([s for s in config.sources if not s.startswith(HF_PREFIX)], config.pattern)
+
+    def prepare(self, ctx: StageContext) -> CurateJob:
+        # Caches outlive the stage directory: a changed classifier reuses every rating already paid for.
+        cache = ctx.run_dir / "cache"
+        return dataclasses.replace(
+            ctx.config, out=ctx.out,
+            teacher_cache=ctx.config.teacher_cache or cache / f"{ctx.name}.teacher-cache.sqlite",
+            embedding_cache=ctx.config.embedding_cache or cache / f"{ctx.name}.embeddings.sqlite")
+
+    def run(self, ctx: StageContext) -> dict[str, Any]:
+        job = self.prepare(ctx)
+        job.teacher_cache.parent.mkdir(parents=True, exist_ok=True)
+        result = run_curate(job)
+        return {"rows": result.datasets["filtered"].num_rows,
+                "steps": {step: result.datasets[step].num_rows for step in STEPS if step in result.datasets},
+                "tokens": result.report.get("tokens"), "annotation": result.annotation,
+                "classifier": result.report.get("classifier", {}).get("metrics")}
+
+
+@section("curate", "Curation: annotation and classifier")
+def curation_report(run_dir: Path, name: str, entry: dict[str, Any]) -> list[Block]:
+    out = run_dir / entry["path"]
+    summary = entry.get("summary", {})
+    blocks: list[Block] = [Table(["step", "files"], [[step, f"{rows:,}"] for step, rows in summary.get("steps", {}).items()])]
+    histogram = (summary.get("annotation") or {}).get("histogram") or {}
+    if histogram:
+        plt, fig, ax = new_figure()
+        ax.bar(list(histogram), list(histogram.values()), color="#4c72b0")
+        ax.set_xlabel("educational value (teacher's score)")
+        ax.set_ylabel("files")
+        blocks.append(Figure(f"{name}-scores", f"{name}: annotation scores of the rated sample", figure_png(plt, fig)))
+    metrics = summary.get("classifier") or {}
+    if metrics:
+        blocks.append(Table(["classifier (held out)", "accuracy", "F1", "ROC-AUC"],
+                            [[model, f"{m['accuracy']:.3f}", f"{m['f1']:.3f}", f"{m['roc_auc']:.3f}"]
+                             for model, m in metrics.items()]))
+    report = out / "report.json"
+    if report.is_file():
+        ends = read_json(report)
+        for end in ("top", "bottom"):
+            blocks += [f"{end} by quality: `{example['path']}` ({example['quality']:.3f})" for example in ends.get(end, [])]
+    return blocks
