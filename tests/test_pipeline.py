@@ -285,7 +285,7 @@ def test_train_stages_start_through_the_launcher_prefix(tmp_path):
     data["launcher"] = {"prefix": str(wrapper)}
     result = run(save(tmp_path, data), until="model")
     assert result.ran[-1] == "model"
-    assert f"-m textbooks train --config" in log.read_text() and "--data" in log.read_text()
+    assert "-m textbooks train --config" in log.read_text() and "--data" in log.read_text()
 
 
 def test_textbooks_report_rebuilds_the_page_and_cards_from_the_run_directory(tmp_path):
