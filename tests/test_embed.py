@@ -104,3 +104,24 @@ def test_cached_embedder_answers_from_disk_without_loading_the_model(tmp_path, m
 def test_unknown_causal_model_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="nowhere"):
         get_embedder(f"causal:{tmp_path / 'nowhere'}")
+
+
+def _open_cache(path: str) -> None:
+    from textbooks.data.embed import CachedEmbedder
+
+    CachedEmbedder("hashing", path).close()
+
+
+def test_worker_processes_can_open_one_new_embedding_cache_together(tmp_path):
+    # Switching a new file to WAL takes a lock SQLite's busy timeout does not wait for: shard
+    # workers opening the same cache at once once failed with "database is locked".
+    import multiprocessing
+
+    for round_ in range(5):
+        path = str(tmp_path / f"cache-{round_}.sqlite")
+        workers = [multiprocessing.Process(target=_open_cache, args=(path,)) for _ in range(6)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(60)
+        assert [w.exitcode for w in workers] == [0] * 6

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import time
 from importlib import util
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -198,19 +199,33 @@ def get_embedder(name: str) -> Embedder:
         raise UserError(f"embedder {name!r}: expected one of {', '.join(EMBEDDERS)} or {CAUSAL_PREFIX}MODEL") from None
 
 
+LOCKED_RETRY_S = 60.0
+
+
 class CachedEmbedder:
     """An embedder (loaded only when a text is missing) behind a SQLite cache of its vectors."""
 
     def __init__(self, name: str, cache_path: str | Path):
         self.name = name
         self._embedder: Embedder | None = None
-        try:
-            self._db = sqlite3.connect(cache_path, isolation_level=None, timeout=60.0)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("CREATE TABLE IF NOT EXISTS vectors (embedder TEXT, text_sha TEXT, vector BLOB, "
-                             "PRIMARY KEY (embedder, text_sha))")
-        except sqlite3.DatabaseError as err:
-            raise UserError(f"{cache_path}: cannot open as an embedding cache ({err}); expected a SQLite file or a new path") from None
+        # Worker processes open one cache together; switching a new file to WAL takes a lock that
+        # SQLite's busy timeout does not wait for, so a "locked" answer is retried for a while.
+        deadline = time.monotonic() + LOCKED_RETRY_S
+        while True:
+            try:
+                self._db = sqlite3.connect(cache_path, isolation_level=None, timeout=LOCKED_RETRY_S)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("CREATE TABLE IF NOT EXISTS vectors (embedder TEXT, text_sha TEXT, vector BLOB, "
+                                 "PRIMARY KEY (embedder, text_sha))")
+                break
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err) or time.monotonic() > deadline:
+                    raise UserError(f"{cache_path}: cannot open as an embedding cache ({err}); "
+                                    "expected a SQLite file or a new path") from None
+                time.sleep(0.05)
+            except sqlite3.DatabaseError as err:
+                raise UserError(f"{cache_path}: cannot open as an embedding cache ({err}); "
+                                "expected a SQLite file or a new path") from None
 
     @property
     def embedder(self) -> Embedder:
