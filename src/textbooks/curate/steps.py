@@ -1,7 +1,7 @@
 """datatrove pipeline steps over our datasets: read a shard, clean, embed, score, write a shard.
 
 Task `rank` of a stage reads shard `rank` of its input dataset and writes shard `rank` of its
-output into the output's staging directory (see `textbooks.datasets`), so a stage is
+output into the output's staging directory (see `textbooks.data.datasets`), so a stage is
 shard-parallel on any datatrove executor and its output shards line up with its input's.
 Each step counts what it does with `stat_update`; datatrove saves the counts per task and
 `textbooks.curate.executor.step_counts` sums them into the manifest.
