@@ -33,6 +33,7 @@ STAGE_CLIS = (
     "textbooks.model.cli",  # model info, export-hf, import-hf
     "textbooks.eval.cli",  # eval
     "textbooks.pipeline.cli",  # run, report
+    "textbooks.experiments.cli",  # experiment data-quality|pruning
 )
 
 

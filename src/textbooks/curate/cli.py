@@ -55,6 +55,7 @@ def curate(
     keep: str | None = typer.Option(None, "--keep", help="Keep quality >= P (default 0.5), or top:F (the best fraction F)."),
     executor: str | None = typer.Option(None, "--executor", help="local (default), slurm or ray."),
     workers: int | None = typer.Option(None, "--workers", help="Tasks at once (default 2)."),
+    until: str | None = typer.Option(None, "--until", help="filtered (default: every step) or dedup (stop after clean and dedup: the unfiltered baseline, no teacher)."),
 ) -> None:
     """Every step: read the sources, clean, dedup, annotate a sample with the teacher, embed, classify and filter."""
     if ctx.invoked_subcommand is not None:
@@ -65,8 +66,13 @@ def curate(
         "out": out, "sources": source or None, "teacher.endpoints": endpoint or None, "teacher.model": model,
         "annotate.sample": sample, "annotate.max_file_tokens": max_file_tokens, "embedder": embedder,
         "classify.threshold": threshold, "classify.keep": keep, "executor.kind": executor, "executor.workers": workers,
+        "until": until,
     })
     result = _submitted(lambda: run_curate(job))
+    if job.until == "dedup":
+        dedup = result.datasets["dedup"]
+        print(f"{dedup.path}: {dedup.num_rows:,} of {result.datasets['raw'].num_rows:,} files after cleaning and dedup")
+        return
     report = result.report
     print(f"{result.datasets['filtered'].path}: kept {report['files']['kept']:,} of {report['files']['scored']:,} files, "
           f"{report['tokens']['kept']:,} of {report['tokens']['scored']:,} tokens; report in {job.out / 'report.json'}")

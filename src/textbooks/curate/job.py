@@ -30,6 +30,7 @@ from textbooks.errors import UserError
 from textbooks.io import atomic_write_json
 from textbooks.teacher import TeacherConfig
 
+UNTIL = ("dedup", "filtered")  # where a run may stop: its last dataset
 EXAMPLES = 5  # files shown from each end of the quality range in the report
 EXAMPLE_CHARS = 400
 
@@ -53,6 +54,17 @@ class CurateJob:
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     teacher_cache: Path | None = None  # default OUT/teacher-cache.sqlite
     embedding_cache: Path | None = None  # default OUT/embeddings.sqlite
+    # "dedup" stops after cleaning and dedup: the unfiltered corpus (the paper's baseline) with no
+    # teacher and no classifier; its result is OUT/dedup.
+    until: str = "filtered"
+
+    def __post_init__(self) -> None:
+        if self.until not in UNTIL:
+            raise UserError(f"until: {self.until!r}; expected one of {', '.join(UNTIL)}")
+
+    def result_dir(self, out: Path) -> Path:
+        """The dataset the run ends with: OUT/filtered, or OUT/dedup with `until: dedup`."""
+        return out / self.until
 
     def out_dir(self) -> Path:
         if self.out is None:
@@ -225,7 +237,7 @@ class CurateResult:
 
 
 def run_curate(job: CurateJob, log: Callable[[str], None] = _log) -> CurateResult:
-    """Every step from the sources to OUT/filtered; each step resumes or is skipped when done."""
+    """Every step from the sources to OUT/filtered (or OUT/dedup: `until`); each resumes or is skipped when done."""
     from textbooks.data.sources import import_sources
 
     out = job.out_dir()
@@ -241,6 +253,8 @@ def run_curate(job: CurateJob, log: Callable[[str], None] = _log) -> CurateResul
     log(f"curate: {steps['clean'].num_rows:,} files after cleaning")
     steps["dedup"] = run_dedup(steps["clean"], out / "dedup", job)
     log(f"curate: {steps['dedup'].num_rows:,} files after dedup")
+    if job.until == "dedup":
+        return CurateResult(steps, {}, {})
     annotation = run_annotate(steps["dedup"], out / "annotated", job, teacher_cache)
     steps["annotated"] = annotation.dataset
     log(f"curate: {annotation.stats.get('scored', 0):,} files rated; score histogram {annotation.stats.get('histogram')}")

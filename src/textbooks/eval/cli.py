@@ -149,6 +149,33 @@ def _number(value: float | None, form: str) -> str:
     return "n/a" if value is None else form.format(value)
 
 
+def heldout_loss_command(
+    overrides: list[str] | None = typer.Argument(None, help="key=value config overrides, e.g. limit=20 batch_size=4."),
+    config: Path | None = typer.Option(None, "--config", help="YAML file of HeldoutConfig keys; flags and overrides win over it."),
+    model: str | None = typer.Option(None, help="Checkpoint or run directory, a Hugging Face folder of a phi model, or preset:NAME."),
+    out: Path | None = typer.Option(None, "--out", help="Output directory: losses.jsonl (per task) and summary.json."),
+    benchmark: list[str] | None = typer.Option(None, "--benchmark", help="humaneval, mbpp, mbpp-sanitized or novel; repeatable (default humaneval and mbpp)."),
+    batch_size: int | None = typer.Option(None, help="Sequences per forward pass (default 8)."),
+    device: str | None = typer.Option(None, help="cpu (default), cuda, cuda:1, ..."),
+    dtype: str | None = typer.Option(None, help="float32 (default), bfloat16 or float16."),
+    limit: int | None = typer.Option(None, help="Only the first N tasks of each benchmark."),
+    data_dir: Path | None = typer.Option(None, help="Where benchmark data files are (else $TEXTBOOKS_BENCHMARK_DIR, then download)."),
+) -> None:
+    """Loss of each benchmark's reference solution given its prompt (nats per token): a signal where pass@1 is 0."""
+    from textbooks.config import command_config
+    from textbooks.eval.heldout import HeldoutConfig, heldout_loss
+
+    cfg = command_config(HeldoutConfig, config, overrides or [], {
+        "model": model, "out": out, "benchmarks": benchmark or None, "batch_size": batch_size, "device": device,
+        "dtype": dtype, "limit": limit, "data_dir": data_dir})
+    summary = heldout_loss(cfg)
+    for name, s in summary["benchmarks"].items():
+        print(f"{name}: {s['loss']:.4f} nats per solution token over {s['tasks']} tasks ({s['tokens']:,} tokens, "
+              f"{s['truncated']} truncated)")
+    print(f"per task: {cfg.out / 'losses.jsonl'}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("eval")(eval_command)
     app.command("eval-compare")(compare_command)
+    app.command("heldout-loss")(heldout_loss_command)

@@ -217,19 +217,8 @@ class Phi(nn.Module):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def forward(self, input_ids, *, position_ids=None, attention_mask=None, kv_cache: KVCache | None = None,
-                targets=None, last_only: bool = False, loss_reduction: str = "mean",
-                loss_chunk_size: int | None = None):
-        """Logits (batch, seq, vocab) -- or (batch, 1, vocab) with `last_only` -- and the loss.
-
-        attention_mask: (batch, past + seq), 1 for real tokens, 0 for left padding; None means all real.
-        targets: (batch, seq) next-token ids aligned with input_ids (targets[:, t] is predicted at
-        position t); IGNORE_INDEX (-100) entries do not count. The loss (textbooks.model.loss.lm_loss) is
-        the cross-entropy in fp32, a mean over target tokens or with loss_reduction="sum" their
-        sum; None without targets. With targets and `loss_chunk_size`, the head and the loss run
-        chunk by chunk and the logits returned are None: training needs only the loss.
-        `last_only` applies without targets (decoding).
-        """
+    def hidden_states(self, input_ids, *, position_ids=None, attention_mask=None, kv_cache: KVCache | None = None):
+        """The final LayerNorm's output (batch, seq, d_model): what the head turns into logits."""
         seq = input_ids.shape[1]
         past_len = kv_cache.length if kv_cache is not None else 0
         if position_ids is None:
@@ -243,7 +232,22 @@ class Phi(nn.Module):
             x = block(x, cos, sin, mask, cache, past_len)
         if kv_cache is not None:
             kv_cache.length += seq
-        x = self.model.final_layernorm(x)
+        return self.model.final_layernorm(x)
+
+    def forward(self, input_ids, *, position_ids=None, attention_mask=None, kv_cache: KVCache | None = None,
+                targets=None, last_only: bool = False, loss_reduction: str = "mean",
+                loss_chunk_size: int | None = None):
+        """Logits (batch, seq, vocab) -- or (batch, 1, vocab) with `last_only` -- and the loss.
+
+        attention_mask: (batch, past + seq), 1 for real tokens, 0 for left padding; None means all real.
+        targets: (batch, seq) next-token ids aligned with input_ids (targets[:, t] is predicted at
+        position t); IGNORE_INDEX (-100) entries do not count. The loss (textbooks.model.loss.lm_loss) is
+        the cross-entropy in fp32, a mean over target tokens or with loss_reduction="sum" their
+        sum; None without targets. With targets and `loss_chunk_size`, the head and the loss run
+        chunk by chunk and the logits returned are None: training needs only the loss.
+        `last_only` applies without targets (decoding).
+        """
+        x = self.hidden_states(input_ids, position_ids=position_ids, attention_mask=attention_mask, kv_cache=kv_cache)
         if targets is not None:
             return lm_loss(x, self.lm_head, targets, reduction=loss_reduction, chunk_size=loss_chunk_size)
         if last_only:

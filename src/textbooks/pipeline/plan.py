@@ -45,7 +45,7 @@ class PlannedStage:
 
     @property
     def output(self) -> Path:
-        return self.stage.output(self.out)
+        return self.stage.output(self.out, self.config)
 
     @property
     def done(self) -> bool:
@@ -83,7 +83,7 @@ def ancestors_of(parents: Mapping[str, Iterable[str]], name: str) -> set[str]:
 
 def make_plan(spec: PipelineSpec, run_dir: Path) -> Plan:
     """Check the whole file and compute every key; raises UserError naming file and key."""
-    where = str(spec.path)
+    where = spec.origin
     kinds = stage_kinds()
     for name, section in spec.stages.items():
         if section.kind not in kinds:
@@ -183,7 +183,7 @@ def stage_key(stage: Stage, config: Any, inputs: Mapping[str, list[Input]], wher
 def _resolve(ref: InputRef, planned: Mapping[str, PlannedStage], role: Role, where: str) -> Input:
     if not ref.is_path:
         upstream = planned[ref.ref]
-        found = Input(ref.ref, upstream.stage.output(upstream.out), upstream.key, upstream.stage.produces, ref.weight, stage=ref.ref)
+        found = Input(ref.ref, upstream.stage.output(upstream.out, upstream.config), upstream.key, upstream.stage.produces, ref.weight, stage=ref.ref)
     else:
         found = _existing(ref, where)
     if found.produces not in role.accepts:

@@ -264,10 +264,20 @@ def _pass_at_1(run_dir: Path, name: str, entry: dict[str, Any]) -> list[Block]:
             meaning, Figure(f"{name}-pass1", f"{name}: pass@1 and its interval", figure_png(plt, fig))]
 
 
+def _heldout_loss(run_dir: Path, name: str, entry: dict[str, Any]) -> list[Block]:
+    benchmarks = entry.get("summary", {}).get("benchmarks", {})
+    rows = [[bench, f"{s['tasks']:,}", f"{s['tokens']:,}", "" if s["loss"] is None else f"{s['loss']:.3f}",
+             f"{s['truncated']:,}"] for bench, s in benchmarks.items()]
+    return [Table(["benchmark", "tasks", "solution tokens", "loss (nats per token)", "truncated"], rows),
+            "The loss of each benchmark's reference solution given its prompt: lower is better, and it moves "
+            "where pass@1 is still 0."]
+
+
 section("synth-textbooks", "Synthetic textbooks: diversity")(_diversity)
 section("synth-exercises", "Synthetic exercises: diversity")(_diversity)
 section("train", "Training: loss curves")(_loss_curves)
 section("eval", "Evaluation: pass@1 per benchmark")(_pass_at_1)
+section("heldout-loss", "Evaluation: held-out loss on reference solutions")(_heldout_loss)
 
 
 # --- rendering ---------------------------------------------------------------------------------

@@ -198,7 +198,7 @@ def check_endpoints(plan: Plan, selected: Sequence[str]) -> None:
                 asyncio.run(_ping(dataclasses.replace(teacher, endpoints=[url], timeout_s=ENDPOINT_TIMEOUT_S,
                                                       max_retries=0)))
             except UserError as err:
-                raise UserError(f"{plan.spec.path}: stages.{name}.config.teacher.endpoints: {err}") from None
+                raise UserError(f"{plan.spec.origin}: stages.{name}.config.teacher.endpoints: {err}") from None
 
 
 async def _ping(config: TeacherConfig) -> None:

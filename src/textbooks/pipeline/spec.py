@@ -87,6 +87,11 @@ class PipelineSpec:
     stages: dict[str, StageSpec]
     description: str = ""
     raw: dict[str, Any] = field(default_factory=dict)  # the file's data after overrides, for lineage
+    where: str = ""  # how errors name it: the file, or the file and the section holding the pipeline
+
+    @property
+    def origin(self) -> str:
+        return self.where or str(self.path)
 
 
 def pipeline_path(name_or_path: str | Path) -> Path:
@@ -112,8 +117,13 @@ def load_spec(name_or_path: str | Path, overrides: Sequence[str] = ()) -> Pipeli
     data = read_yaml(path)
     for item in overrides:
         apply_override(data, item)
-    data = _expand(data)
-    where = str(path)
+    return spec_from_data(data, path)
+
+
+def spec_from_data(data: Mapping[str, Any], path: Path, where: str | None = None) -> PipelineSpec:
+    """A pipeline from its data (a file's, or a section of an experiment file); errors start with `where`."""
+    data = _expand(dict(data))
+    where = where or str(path)
     _no_unknown(data, TOP_LEVEL_KEYS, where, "")
     stages_data = data.get("stages")
     if not isinstance(stages_data, Mapping) or not stages_data:
@@ -127,7 +137,7 @@ def load_spec(name_or_path: str | Path, overrides: Sequence[str] = ()) -> Pipeli
     return PipelineSpec(
         path=path, name=path.name.removesuffix(".yaml"), run_dir=Path(run_dir) if run_dir else None,
         teacher=dict(teacher), launcher=from_dict(Launcher, data.get("launcher") or {}, f"{where}: launcher"),
-        stages=stages, description=str(data.get("description") or ""), raw=data,
+        stages=stages, description=str(data.get("description") or ""), raw=data, where=where,
     )
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from textbooks.errors import UserError
+from textbooks.eval.heldout import HeldoutConfig
 from textbooks.eval.runner import EvalConfig
 from textbooks.pipeline.spec import Launcher
 from textbooks.synth.job import SynthJob
@@ -89,7 +90,7 @@ class Stage:
         """A `base:` YAML the section's config is laid over."""
         return Path(base)
 
-    def output(self, out: Path) -> Path:
+    def output(self, out: Path, config: Any) -> Path:
         """Where, inside the stage directory, the dataset (pack, model) that downstream stages read is."""
         return out
 
@@ -329,3 +330,19 @@ class EvalStage(Stage):
         summary = run_eval(dataclasses.replace(ctx.config, model=str(ctx.path("model")), out=ctx.out))
         return {"benchmark": summary["benchmark"], "tasks_scored": summary["tasks_scored"],
                 "scores": summary["scores"]}
+
+
+@register
+class HeldoutLossStage(Stage):
+    kind = "heldout-loss"
+    produces = EVAL
+    config_class = HeldoutConfig
+    roles = {"model": Role(accepts=(MODEL,))}
+    owned = ("out", "model")
+    key_ignores = ("progress", "batch_size", "data_dir")
+
+    def run(self, ctx: StageContext) -> dict[str, Any]:
+        from textbooks.eval.heldout import heldout_loss
+
+        summary = heldout_loss(dataclasses.replace(ctx.config, model=str(ctx.path("model")), out=ctx.out))
+        return {"benchmarks": summary["benchmarks"]}

@@ -5,7 +5,8 @@
       config: {sources: [/data/the-stack-python], annotate: {sample: 100000}, classify: {threshold: auto}}
 
 Its directory holds every curation step's dataset (raw/, clean/, dedup/, annotated/, embedded/,
-scored/, filtered/) and report.json; downstream stages read filtered/. Enabled by naming this
+scored/, filtered/) and report.json; downstream stages read filtered/ (dedup/ with `until: dedup`,
+the unfiltered baseline). Enabled by naming this
 module in textbooks.pipeline.stages.STAGE_MODULES.
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 
 from textbooks.curate.job import CurateJob, run_curate
 from textbooks.data.sources import HF_PREFIX, listing_sha256
+from textbooks.errors import UserError
 from textbooks.io import read_json
 from textbooks.pipeline.report import Block, Figure, Table, figure_png, new_figure, section
 from textbooks.pipeline.stages import DATASET, TEACHER_TRANSPORT, Stage, StageContext, register
@@ -33,8 +35,8 @@ class CurateStage(Stage):
     owned = ("out",)
     key_ignores = ("teacher_cache", "embedding_cache", "executor", *TEACHER_TRANSPORT)
 
-    def output(self, out: Path) -> Path:
-        return out / "filtered"
+    def output(self, out: Path, config: CurateJob) -> Path:
+        return config.result_dir(out)
 
     def teacher(self, config: CurateJob) -> TeacherConfig:
         return config.teacher
@@ -52,10 +54,15 @@ class CurateStage(Stage):
             embedding_cache=ctx.config.embedding_cache or cache / f"{ctx.name}.embeddings.sqlite")
 
     def run(self, ctx: StageContext) -> dict[str, Any]:
+        from textbooks.curate.executor import Submitted
+
         job = self.prepare(ctx)
         job.teacher_cache.parent.mkdir(parents=True, exist_ok=True)
-        result = run_curate(job)
-        return {"rows": result.datasets["filtered"].num_rows,
+        try:
+            result = run_curate(job)
+        except Submitted as note:  # Slurm runs the step; the pipeline's next run picks the result up
+            raise UserError(str(note)) from None
+        return {"rows": result.datasets[job.until].num_rows,
                 "steps": {step: result.datasets[step].num_rows for step in STEPS if step in result.datasets},
                 "tokens": result.report.get("tokens"), "annotation": result.annotation,
                 "classifier": result.report.get("classifier", {}).get("metrics")}

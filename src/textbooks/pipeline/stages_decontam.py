@@ -32,7 +32,7 @@ class DecontamStage(Stage):
     owned = ("input", "out")
     key_ignores = ("data_dir", "api_key_env", "judge_endpoint", "chunk_size")
 
-    def output(self, out: Path) -> Path:
+    def output(self, out: Path, config: Any) -> Path:
         return out / "pruned"
 
     def teacher(self, config: DecontamConfig) -> TeacherConfig | None:

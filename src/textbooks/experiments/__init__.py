@@ -1,0 +1,1 @@
+"""The paper's experiments, one command each: `textbooks experiment data-quality|pruning CONFIG`."""
