@@ -4,21 +4,21 @@ BigCode's setting: 5-grams, Jaccard 0.7. A pair is judged as `NearDedup` (the in
 judges it: the same signature (`textbooks.data.dedup.MinHasher`, computed in datatrove's
 signature stage), the bands and rows datasketch picks at the same threshold and number of
 permutations, and a candidate pair kept only if its Jaccard estimate reaches the threshold
-(`textbooks.curate.minhash_steps`). What still differs is clustering: datatrove joins chains of
-pairs (A~B, B~C removes two of three), NearDedup keeps every file not near one already kept.
+(`textbooks.curate.dedup_steps`), and the same choice of what to remove: a file near an
+earlier file that is kept (datatrove's own union-find would remove all but one of a chain).
 
 Memory stays bounded as the corpus grows: signatures are written per shard and sorted on disk,
 the bucket stage merges sorted files (a heap of one signature per file), the verify stage reads
-whole signatures through memory maps, and only the cluster stage holds anything global: a
-union-find over the documents that have a duplicate.
+whole signatures through memory maps, and only the cluster stage holds anything global: the
+verified pairs and the documents it removes.
 
-Stages (datatrove's own steps but two of ours; tasks in brackets, N = input shards):
+Stages (datatrove's steps, four of them subclassed or ours; tasks in brackets, N = input shards):
   exact-signatures [N]  hash of the normalised text (whitespace runs collapsed, lower case)
-  exact-find       [1]  the later copies of each hash
+  exact-find       [1]  the copies of each hash after the first (in shard, row order)
   minhash-signatures [N] on the text with exact copies already dropped (NearDedup's signature)
   minhash-buckets  [bands]  candidate pairs per LSH band
   minhash-verify   [bands]  candidate pairs below the threshold dropped
-  minhash-cluster  [1]  union-find over the pairs; one file kept per cluster
+  minhash-cluster  [1]  first seen kept: a file near an earlier kept file is removed
   filter           [N]  drops both kinds, writes the output shards (+ `minhash_cluster_size`)
 """
 
@@ -64,12 +64,13 @@ def normalized_text(doc) -> str:
 
 def dedup_stages(dataset: Dataset, config: DedupConfig, work: Path) -> list[Stage]:
     from datatrove.pipeline.dedup import (
-        ExactDedupConfig, ExactDedupFilter, ExactDedupSignature, ExactFindDedups, MinhashConfig, MinhashDedupBuckets,
-        MinhashDedupCluster, MinhashDedupFilter,
+        ExactDedupConfig, ExactDedupFilter, ExactFindDedups, MinhashConfig, MinhashDedupBuckets, MinhashDedupFilter,
     )
     from datatrove.utils.hashing import HashConfig
 
-    from textbooks.curate.minhash_steps import NearDedupSignature, VerifyCandidatePairs
+    from textbooks.curate.dedup_steps import (
+        MAX_SHARDS, FirstSeenCluster, FirstSeenExactSignature, NearDedupSignature, VerifyCandidatePairs,
+    )
     from textbooks.curate.steps import DatasetShardReader, DatasetShardWriter, MetadataDefaults
 
     bands, rows = config.bands()
@@ -79,6 +80,9 @@ def dedup_stages(dataset: Dataset, config: DedupConfig, work: Path) -> list[Stag
     hasher = MinHasher(config.num_perm, config.n_grams, config.seed)
     exact = ExactDedupConfig(content_getter=normalized_text)
     shards = len(dataset.shards)
+    if shards > MAX_SHARDS:
+        raise UserError(f"{dataset.path}: {shards} shards; dedup keeps the first of each copy in at most {MAX_SHARDS} "
+                        "shards, expected fewer, larger shards")
 
     def read():
         return DatasetShardReader(dataset.path)
@@ -87,7 +91,7 @@ def dedup_stages(dataset: Dataset, config: DedupConfig, work: Path) -> list[Stag
         return ExactDedupFilter(str(work / "exact-dups"), config=exact)
 
     return [
-        Stage("exact-signatures", shards, lambda _: [read(), ExactDedupSignature(str(work / "exact-sigs"), exact)]),
+        Stage("exact-signatures", shards, lambda _: [read(), FirstSeenExactSignature(str(work / "exact-sigs"), exact)]),
         Stage("exact-find", 1, lambda _: [ExactFindDedups(str(work / "exact-sigs"), str(work / "exact-dups"), exact)]),
         Stage("minhash-signatures", shards, lambda _: [
             read(), exact_filter(), NearDedupSignature(str(work / "sigs"), work / "signatures", minhash, hasher)]),
@@ -95,7 +99,7 @@ def dedup_stages(dataset: Dataset, config: DedupConfig, work: Path) -> list[Stag
         Stage("minhash-verify", bands, lambda _: [
             VerifyCandidatePairs(work / "buckets", work / "signatures", work / "verified", minhash, config.threshold)]),
         Stage("minhash-cluster", 1, lambda _: [
-            MinhashDedupCluster(str(work / "verified"), str(work / "remove"), config=minhash, save_cluster_size=True)]),
+            FirstSeenCluster(str(work / "verified"), str(work / "remove"), config=minhash, save_cluster_size=True)]),
         Stage("filter", shards, lambda staged: [
             read(), exact_filter(), MinhashDedupFilter(str(work / "remove"), load_cluster_sizes=True),
             MetadataDefaults(minhash_cluster_size=1), DatasetShardWriter(staged, "code", drop_columns=("duplicate_count",))]),

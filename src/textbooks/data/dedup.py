@@ -9,8 +9,9 @@ Exact duplicates are found by a hash of the normalised text (whitespace runs col
 case). Near duplicates by MinHash over shingles of `shingle_size` consecutive word/code tokens,
 with `datasketch`'s LSH index proposing candidates and the MinHash Jaccard estimate confirming
 them (LSH alone lets through pairs somewhat below the threshold). The first text seen is the
-original; later ones are reported as its duplicates. Memory per kept text: its id, a 20-byte
-hash, the LSH buckets and `num_perm` 32-bit hash values (512 bytes at 128).
+original; later ones are reported as duplicates of the most similar kept text (the earliest on a
+tie). Memory per kept text: its id, a 20-byte hash, the LSH buckets and `num_perm` 32-bit hash
+values (512 bytes at 128).
 
 `MinHasher` and `similarity` are the one definition of a signature and of the Jaccard estimate:
 the corpus-scale path (`textbooks.curate.dedup_datatrove`) uses them too, so both paths judge a
@@ -89,6 +90,7 @@ class NearDedup:
         self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
         self._exact: dict[bytes, str] = {}
         self._signatures: dict[str, np.ndarray] = {}
+        self._order: dict[str, int] = {}
         self.counts = {"kept": 0, "exact": 0, "near": 0}
 
     def match(self, id: str, text: str) -> Duplicate | None:
@@ -99,7 +101,9 @@ class NearDedup:
             return Duplicate(self._exact[digest], "exact", 1.0)
         signature = self.hasher.minhash(text)
         best: Duplicate | None = None
-        for candidate in self._lsh.query(signature):
+        # In the order the candidates were kept, so a tie goes to the earliest whatever the set
+        # order (the corpus-scale path decides ties the same way).
+        for candidate in sorted(self._lsh.query(signature), key=self._order.__getitem__):
             estimate = similarity(self._signatures[candidate], signature.hashvalues)
             if estimate >= self.threshold and (best is None or estimate > best.similarity):
                 best = Duplicate(candidate, "near", estimate)
@@ -110,6 +114,7 @@ class NearDedup:
             raise ValueError(f"id {id!r} added twice")
         self._exact[digest] = id
         self._signatures[id] = signature.hashvalues
+        self._order[id] = len(self._order)
         self._lsh.insert(id, signature)
         self.counts["kept"] += 1
         return None

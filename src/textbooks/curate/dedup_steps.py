@@ -1,35 +1,57 @@
-"""datatrove's MinHash dedup steps, made to judge pairs exactly as `textbooks.data.dedup.NearDedup`.
+"""datatrove's dedup steps, made to decide exactly as `textbooks.data.dedup.NearDedup`.
 
-`NearDedupSignature` computes NearDedup's signature (`MinHasher`: our shingles, datasketch's
-permutations and 32-bit scheme) instead of datatrove's own hashing, and writes it into datatrove's
-per-band bucket files, so the bucket stage proposes exactly the candidate pairs datasketch's LSH
-would. It also writes each document's whole signature per shard (`<rank>.npy`, one row per
-document in the order the bucket files number them), for `VerifyCandidatePairs`: datatrove keeps
-every LSH collision, NearDedup keeps a candidate only if its Jaccard estimate reaches the
-threshold, and this step applies that check to the bucket stage's pairs before datatrove's
-union-find. Memory stays bounded: the signatures are read through memory maps, one group of
-documents that share a band at a time.
+- `FirstSeenExactSignature` (exact stage 1): of exact copies datatrove keeps the one of highest
+  priority, then lowest row within its shard whatever the shard; a priority falling with the
+  shard makes it keep the first in (shard, row) order, as NearDedup keeps the first seen.
+- `NearDedupSignature` (stage 1) computes NearDedup's signature (`MinHasher`: our shingles,
+  datasketch's permutations and 32-bit scheme) instead of datatrove's own hashing, and writes it
+  into datatrove's per-band bucket files, so the bucket stage (datatrove's, unchanged) proposes
+  exactly the candidate pairs datasketch's LSH would. It also writes each document's whole
+  signature per shard (`<rank>.npy`, one row per document in the order the bucket files number
+  them) for the next step.
+- `VerifyCandidatePairs` (after stage 2): datatrove keeps every LSH collision, NearDedup a
+  candidate only if its Jaccard estimate reaches the threshold; this step applies that check.
+  Memory stays bounded: signatures are read through memory maps, one run of documents that share
+  a band's values at a time.
+- `FirstSeenCluster` (stage 3): datatrove's cluster stage removes all but one file of each
+  connected component, so a chain A~B, B~C loses B and C; NearDedup removes a file only if it is
+  near one it kept (A kept, B removed, C kept). This one makes NearDedup's first-seen choice over
+  the verified pairs, in the documents' order, and writes datatrove's `.remove`/`.sizes` files
+  for its filter stage.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from pathlib import Path
 
 import numpy as np
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
-from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
+from datatrove.pipeline.dedup import ExactDedupSignature
+from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupCluster, MinhashDedupSignature
 from datatrove.utils.binaryio import read_tuples_from_file
 
 from textbooks.curate.steps import CodeWordTokenizer
 from textbooks.data.dedup import MinHasher, similarity
 
+PAIR = "<5I"  # a verified pair: two documents (shard, row) and how many signature values they share
 ROWS_AT_ONCE = 65_536  # signature rows copied per chunk when a shard's file is finished
+MAX_SHARDS = 65_535  # datatrove's exact-dedup priorities are 16-bit, from 1
 
 
 def signature_file(folder: str | Path, rank: int) -> Path:
     return Path(folder) / f"{rank:05d}.npy"
+
+
+class FirstSeenExactSignature(ExactDedupSignature):
+    """datatrove's exact-dedup stage 1, with shard `rank`'s documents at priority 65535 - rank."""
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1):
+        assert rank < MAX_SHARDS, f"shard {rank}: at most {MAX_SHARDS} shards keep the first copy"
+        self.config = dataclasses.replace(self.config, document_priority=lambda doc: MAX_SHARDS - rank)
+        super().run(data, rank, world_size)
 
 
 class NearDedupSignature(MinhashDedupSignature):
@@ -84,9 +106,9 @@ class VerifyCandidatePairs(PipelineStep):
 
     datatrove's bucket stage writes, for each run of documents sharing a band's values, the chain
     of consecutive pairs (a, b), (b, c), ...; this step rebuilds each run, checks every pair in
-    it and writes a spanning forest of the pairs that pass (the same clusters, fewer lines) into
-    `output_folder` under the same file names, for `MinhashDedupCluster`. Counts: `candidates`
-    and `rejected`, each pair once (in the first band it collides in), and `kept_pairs`.
+    it and writes those that pass into `output_folder` under the same file names, for the cluster
+    stage, as (shard, row, shard, row, number of equal signature values). Each pair is counted and written once, in the first band it collides in (`candidates`,
+    `rejected`, `kept_pairs`).
     Task `rank` handles the .dups files rank, rank + world_size, ..."""
 
     type = "🫂 - DEDUP"
@@ -112,27 +134,20 @@ class VerifyCandidatePairs(PipelineStep):
         return int(np.argmax((a[: bands * rows] == b[: bands * rows]).reshape(bands, rows).all(axis=1)))
 
     def verify_run(self, members: list[tuple[int, int]], band: int, out) -> None:
+        # Every pair of the run, not only the chain datatrove wrote: NearDedup compares a file with
+        # every kept file it collides with.
         signatures = np.stack([self.signature(*member) for member in members])
-        parent = list(range(len(members)))  # union-find over this run only: a spanning forest
-
-        def root(i: int) -> int:
-            while parent[i] != i:
-                parent[i] = parent[parent[i]]
-                i = parent[i]
-            return i
-
         for i in range(len(members)):
             for j in range(i + 1, len(members)):
-                first = self.first_band(signatures[i], signatures[j]) == band
-                accepted = similarity(signatures[i], signatures[j]) >= self.threshold
-                if first:
-                    self.stat_update("candidates")
-                    if not accepted:
-                        self.stat_update("rejected")
-                if accepted and root(i) != root(j):
-                    parent[root(j)] = root(i)
-                    out.write(struct.pack("<4I", *members[i], *members[j]))
+                if self.first_band(signatures[i], signatures[j]) != band:
+                    continue  # judged in an earlier band
+                self.stat_update("candidates")
+                if similarity(signatures[i], signatures[j]) >= self.threshold:
+                    equal = int(np.count_nonzero(signatures[i] == signatures[j]))
+                    out.write(struct.pack(PAIR, *members[i], *members[j], equal))
                     self.stat_update("kept_pairs")
+                else:
+                    self.stat_update("rejected")
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1):
         assert data is None, "VerifyCandidatePairs reads the bucket stage's files, not documents"
@@ -152,3 +167,43 @@ class VerifyCandidatePairs(PipelineStep):
                             run = [(f1, d1), (f2, d2)]
                     if run:
                         self.verify_run(run, band, out)
+
+
+class FirstSeenCluster(MinhashDedupCluster):
+    """datatrove's MinHash stage 3 with NearDedup's choice: in the documents' order (shard, then
+    row), a document is removed if a verified pair joins it to an earlier document that is kept;
+    its cluster is that of the most similar such (the earliest on a tie). Holds the verified pairs
+    (20 bytes each) and the removed documents in memory, as datatrove's union-find holds every
+    paired document."""
+
+    name = "🎯 MinHash stage 3 (first seen kept)"
+
+    def run(self, data: DocumentsPipeline = None, _: int = 0, world_size: int = 1):
+        assert world_size == 1, "the cluster stage is one task"
+        with self.track_time():
+            chunks = [np.frombuffer(self.input_folder.open(name, "rb").read(), dtype="<u4").reshape(-1, 5)
+                      for name in self.input_folder.list_files(glob_pattern="*.dups")]
+            pairs = np.concatenate(chunks).astype(np.uint64) if chunks else np.zeros((0, 5), np.uint64)
+            # A document as one number, (shard << 32) | row, so that number order is document order.
+            a, b = pairs[:, 0] << np.uint64(32) | pairs[:, 1], pairs[:, 2] << np.uint64(32) | pairs[:, 3]
+            earlier, later = np.minimum(a, b), np.maximum(a, b)
+            # Each document's pairs together, its most similar (then earliest) earlier document first.
+            order = np.lexsort((earlier, -pairs[:, 4].astype(np.int64), later))
+            original: dict[int, int] = {}  # removed document -> the kept one it duplicates
+            for doc, other in zip(later[order].tolist(), earlier[order].tolist()):
+                if doc not in original and other not in original:
+                    original[doc] = other
+            members: dict[int, int] = {}  # kept document -> its cluster's size
+            for kept in original.values():
+                members[kept] = members.get(kept, 1) + 1
+            self.stat_update("to_remove", value=len(original))
+            self.stat_update("clusters", value=len(members))
+            with self.output_folder.get_output_file_manager(mode="wb") as output:
+                for doc in sorted({*original, *members}):
+                    shard, row = divmod(doc, 1 << 32)
+                    # Written (empty) for a shard that only keeps: datatrove's filter reads a shard's
+                    # .sizes only when it has a .remove file.
+                    output.write(f"{shard:06d}.remove", struct.pack("<I", row) if doc in original else b"")
+                    if self.save_cluster_size:
+                        size = members[original.get(doc, doc)]
+                        output.write(f"{shard:06d}.sizes", struct.pack("<2I", row, size))
