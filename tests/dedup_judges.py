@@ -1,8 +1,9 @@
 """What each dedup path decides on a corpus, for comparing them (tests and benchmarks/dedup_agreement.py).
 
 Each judge returns a `Verdicts`: the LSH candidate pairs it judged, how many of them fell below
-the threshold, the files it removes, and the files in a duplicate pair (removed ones and the
-file each duplicates, or for datatrove the kept file of a cluster of two or more).
+the threshold, the files it removes, and the files in a duplicate pair: the removed ones and the
+kept file each near duplicate is near (datatrove: kept files whose MinHash cluster has two or
+more; the file an exact copy repeats is not counted, datatrove does not say which it is).
 """
 
 from __future__ import annotations
@@ -32,10 +33,10 @@ def near_dedup_verdicts(dataset: Dataset, threshold: float) -> Verdicts:
     lsh, signatures, seen = MinHashLSH(threshold=threshold, num_perm=128), {}, set()
     removed, members = set(), set()
     for record in dataset.iter_records(columns=["id", "text"]):
-        original = dedup.add(record["id"], record["text"])
-        if original is not None:
+        duplicate = dedup.match(record["id"], record["text"])
+        if duplicate is not None:
             removed.add(record["id"])
-            members |= {record["id"], original}
+            members |= {record["id"], duplicate.of} if duplicate.kind == "near" else {record["id"]}
         if normalize(record["text"]) not in seen:
             seen.add(normalize(record["text"]))
             signatures[record["id"]] = minhash = dedup.hasher.minhash(record["text"])
