@@ -107,8 +107,9 @@ class VerifyCandidatePairs(PipelineStep):
     datatrove's bucket stage writes, for each run of documents sharing a band's values, the chain
     of consecutive pairs (a, b), (b, c), ...; this step rebuilds each run, checks every pair in
     it and writes those that pass into `output_folder` under the same file names, for the cluster
-    stage, as (shard, row, shard, row, number of equal signature values). Each pair is counted and written once, in the first band it collides in (`candidates`,
-    `rejected`, `kept_pairs`).
+    stage, as (shard, row, shard, row, number of equal signature values). Each pair is counted and
+    written once, in the first band it collides in (`candidates`, `rejected`, `kept_pairs`). A run
+    of k documents costs k^2/2 comparisons; runs stay short since exact copies are gone by then.
     Task `rank` handles the .dups files rank, rank + world_size, ..."""
 
     type = "🫂 - DEDUP"
