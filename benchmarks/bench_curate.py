@@ -96,7 +96,7 @@ def throughput(args) -> None:
         results.append((f"clean: datatrove, {args.workers} workers", len(rows) / timed(lambda: run_clean(dataset, fresh("clean"), CurateJob(executor=executor)), args.repeats)))
         datatrove_s = timed(lambda: dedup_dataset(dataset, fresh("dedup"), DedupConfig(), executor), args.repeats)
         loop_s = timed(lambda: near_dedup_loop(rows), args.repeats)
-        results.append((f"dedup: datatrove, {args.workers} workers (6 stages)", len(rows) / datatrove_s))
+        results.append((f"dedup: datatrove, {args.workers} workers (7 stages)", len(rows) / datatrove_s))
         results.append(("dedup: plain datasketch loop (NearDedup)", len(rows) / loop_s))
         sample = texts[: args.embed_files]
         for name in ("hashing", "minilm", f"causal:{nano_checkpoint(work)}"):

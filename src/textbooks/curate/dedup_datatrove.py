@@ -1,20 +1,24 @@
 """Dedup at corpus scale on datatrove: exact by hash, then near by MinHash LSH, shard-parallel.
 
-BigCode's setting: 5-grams, Jaccard 0.7. The bands and rows are the ones datasketch picks for
-`NearDedup` (the in-memory path) at the same threshold and number of permutations, so both judge
-pairs alike; they still differ in hashing and in that NearDedup also checks the estimated
-Jaccard of a candidate pair, so they agree on most pairs, not all (see the tests).
+BigCode's setting: 5-grams, Jaccard 0.7. A pair is judged as `NearDedup` (the in-memory path)
+judges it: the same signature (`textbooks.data.dedup.MinHasher`, computed in datatrove's
+signature stage), the bands and rows datasketch picks at the same threshold and number of
+permutations, and a candidate pair kept only if its Jaccard estimate reaches the threshold
+(`textbooks.curate.dedup_steps`), and the same choice of what to remove: a file near an
+earlier file that is kept (datatrove's own union-find would remove all but one of a chain).
 
 Memory stays bounded as the corpus grows: signatures are written per shard and sorted on disk,
-the bucket stage merges sorted files (a heap of one signature per file), and only the cluster
-stage holds anything global: a union-find over the documents that have a duplicate.
+the bucket stage merges sorted files (a heap of one signature per file), the verify stage reads
+whole signatures through memory maps, and only the cluster stage holds anything global: the
+verified pairs and the documents it removes.
 
-Stages (datatrove's own steps; tasks in brackets, N = input shards):
+Stages (datatrove's steps, four of them subclassed or ours; tasks in brackets, N = input shards):
   exact-signatures [N]  hash of the normalised text (whitespace runs collapsed, lower case)
-  exact-find       [1]  the later copies of each hash
-  minhash-signatures [N] on the text with exact copies already dropped
+  exact-find       [1]  the copies of each hash after the first (in shard, row order)
+  minhash-signatures [N] on the text with exact copies already dropped (NearDedup's signature)
   minhash-buckets  [bands]  candidate pairs per LSH band
-  minhash-cluster  [1]  union-find over the pairs; one file kept per cluster
+  minhash-verify   [bands]  candidate pairs below the threshold dropped
+  minhash-cluster  [1]  first seen kept: a file near an earlier kept file is removed
   filter           [N]  drops both kinds, writes the output shards (+ `minhash_cluster_size`)
 """
 
@@ -26,7 +30,7 @@ from pathlib import Path
 
 from textbooks.curate.executor import ExecutorConfig, Stage, counter_of, finish_logs, logs_dir, run_stages
 from textbooks.data.datasets import Dataset, DatasetWriter
-from textbooks.data.dedup import normalize
+from textbooks.data.dedup import MinHasher, normalize
 from textbooks.errors import UserError
 
 
@@ -60,21 +64,25 @@ def normalized_text(doc) -> str:
 
 def dedup_stages(dataset: Dataset, config: DedupConfig, work: Path) -> list[Stage]:
     from datatrove.pipeline.dedup import (
-        ExactDedupConfig, ExactDedupFilter, ExactDedupSignature, ExactFindDedups, MinhashConfig, MinhashDedupBuckets,
-        MinhashDedupCluster, MinhashDedupFilter, MinhashDedupSignature,
+        ExactDedupConfig, ExactDedupFilter, ExactFindDedups, MinhashConfig, MinhashDedupBuckets, MinhashDedupFilter,
     )
-    from datatrove.utils.text import TextNormConfig
+    from datatrove.utils.hashing import HashConfig
 
-    from textbooks.curate.steps import CodeWordTokenizer, DatasetShardReader, DatasetShardWriter, MetadataDefaults
+    from textbooks.curate.dedup_steps import (
+        MAX_SHARDS, FirstSeenCluster, FirstSeenExactSignature, NearDedupSignature, VerifyCandidatePairs,
+    )
+    from textbooks.curate.steps import DatasetShardReader, DatasetShardWriter, MetadataDefaults
 
     bands, rows = config.bands()
-    # Code keeps its punctuation and numbers; lower case and whitespace as NearDedup normalises.
-    norm = TextNormConfig(lowercase=True, norm_whitespace=True, remove_punctuation=False,
-                          norm_unicode_diacritics=False, norm_numbers=False)
+    # Only the band layout and the 32-bit width matter: the signature is NearDedup's (MinHasher).
     minhash = MinhashConfig(n_grams=config.n_grams, num_buckets=bands, hashes_per_bucket=rows, seed=config.seed,
-                            norm_config=norm)
+                            hash_config=HashConfig(precision=32))
+    hasher = MinHasher(config.num_perm, config.n_grams, config.seed)
     exact = ExactDedupConfig(content_getter=normalized_text)
     shards = len(dataset.shards)
+    if shards > MAX_SHARDS:
+        raise UserError(f"{dataset.path}: {shards} shards; dedup keeps the first of each copy in at most {MAX_SHARDS} "
+                        "shards, expected fewer, larger shards")
 
     def read():
         return DatasetShardReader(dataset.path)
@@ -83,13 +91,15 @@ def dedup_stages(dataset: Dataset, config: DedupConfig, work: Path) -> list[Stag
         return ExactDedupFilter(str(work / "exact-dups"), config=exact)
 
     return [
-        Stage("exact-signatures", shards, lambda _: [read(), ExactDedupSignature(str(work / "exact-sigs"), exact)]),
+        Stage("exact-signatures", shards, lambda _: [read(), FirstSeenExactSignature(str(work / "exact-sigs"), exact)]),
         Stage("exact-find", 1, lambda _: [ExactFindDedups(str(work / "exact-sigs"), str(work / "exact-dups"), exact)]),
         Stage("minhash-signatures", shards, lambda _: [
-            read(), exact_filter(), MinhashDedupSignature(str(work / "sigs"), minhash, language=CodeWordTokenizer())]),
+            read(), exact_filter(), NearDedupSignature(str(work / "sigs"), work / "signatures", minhash, hasher)]),
         Stage("minhash-buckets", bands, lambda _: [MinhashDedupBuckets(str(work / "sigs"), str(work / "buckets"), config=minhash)]),
+        Stage("minhash-verify", bands, lambda _: [
+            VerifyCandidatePairs(work / "buckets", work / "signatures", work / "verified", minhash, config.threshold)]),
         Stage("minhash-cluster", 1, lambda _: [
-            MinhashDedupCluster(str(work / "buckets"), str(work / "remove"), config=minhash, save_cluster_size=True)]),
+            FirstSeenCluster(str(work / "verified"), str(work / "remove"), config=minhash, save_cluster_size=True)]),
         Stage("filter", shards, lambda staged: [
             read(), exact_filter(), MinhashDedupFilter(str(work / "remove"), load_cluster_sizes=True),
             MetadataDefaults(minhash_cluster_size=1), DatasetShardWriter(staged, "code", drop_columns=("duplicate_count",))]),
@@ -108,8 +118,11 @@ def dedup_dataset(dataset: Dataset, out: str | Path, config: DedupConfig, execut
         final = counts["filter"]
         exact = counter_of(final, "exact-deduplication stage 3")["dropped"]
         near = counter_of(final, "MinHash stage 4")["dropped"]
+        pairs = counter_of(counts["minhash-verify"], "MinHash verify pairs")
         bands, rows = config.bands()
-        writer.extra_manifest["curate-dedup"] = {"input": dataset.num_rows, "exact_duplicates": exact,
-                                                 "near_duplicates": near, "bands": bands, "rows": rows}
+        writer.extra_manifest["curate-dedup"] = {
+            "input": dataset.num_rows, "exact_duplicates": exact, "near_duplicates": near, "bands": bands, "rows": rows,
+            # LSH candidate pairs (each once) and those whose Jaccard estimate fell below the threshold
+            "candidate_pairs": pairs["candidates"], "rejected_pairs": pairs["rejected"]}
     finish_logs(out)
     return Dataset.open(out), False

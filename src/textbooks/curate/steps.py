@@ -37,8 +37,9 @@ def batched(documents: DocumentsPipeline, size: int = BATCH) -> Iterator[list[Do
 
 
 class CodeWordTokenizer(WordTokenizer):
-    """The tokens `textbooks.dedup.NearDedup` shingles (words, numbers, single punctuation
-    marks), so both dedup paths see the same 5-grams; spaCy's would drop code's punctuation."""
+    """The tokens `textbooks.data.dedup` shingles (words, numbers, single punctuation marks), as
+    the word tokenizer datatrove's MinHash step requires (its default loads spaCy, which would
+    drop code's punctuation); `dedup_steps.NearDedupSignature` shingles through `data.dedup`."""
 
     def __init__(self) -> None:
         super().__init__("code")
