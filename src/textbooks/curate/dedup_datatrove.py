@@ -109,7 +109,11 @@ def dedup_stages(dataset: Dataset, config: DedupConfig, work: Path) -> list[Stag
 def dedup_dataset(dataset: Dataset, out: str | Path, config: DedupConfig, executor: ExecutorConfig) -> tuple[Dataset, bool]:
     """Exact and near duplicates removed from `dataset` into `out`; (dataset, already_done)."""
     out = Path(out)
-    writer = DatasetWriter(out, stage="curate-dedup", kind="code", config=dataclasses.asdict(config), inputs=[dataset])
+    # `pairs` and `keep` name the method: a dataset deduplicated before pairs were verified (and
+    # every file of a chain but one removed) has another fingerprint, so it is made again.
+    method = {"pairs": "verified", "keep": "first-seen"}
+    writer = DatasetWriter(out, stage="curate-dedup", kind="code", config={**dataclasses.asdict(config), **method},
+                           inputs=[dataset])
     if writer.done:
         return Dataset.open(out), True
     work = logs_dir(out, writer.fingerprint) / "work"  # removed with the logs once published
