@@ -53,6 +53,9 @@ CASES = [
     (["eval", "no-such-bench", "--samples", "{tmp}/s.jsonl", "--out", "{tmp}/e"], "unknown; expected one of"),
     (["eval", "--config", "{unknown_key}"], "unknown key 'no_such_key'"),
     (["eval", "humaneval", "--samples", "{tmp}/s.jsonl", "--out", "{tmp}/e", "--mode", "talk"], "--mode 'talk': unknown; expected one of auto, completion, chat"),
+    (["heldout-loss", "--model", "preset:nano", "--out", "{tmp}/l", "--benchmark", "humaneval+"], "benchmarks: humaneval+; expected some of"),
+    (["experiment", "data-quality", "{tmp}/missing.yaml"], "no such experiment file or shipped experiment"),
+    (["experiment", "pruning", "pruning-demo", "decontam={tmp}/nothing", "--dry-run"], "no decontamination output (summary.json missing)"),
 ]
 
 

@@ -177,3 +177,16 @@ def test_the_curate_config_reads_yaml_sections_flags_and_overrides_in_that_order
     assert job.teacher.endpoints == ["http://h:8000/v1"] and job.out == tmp_path / "o"
     with pytest.raises(UserError, match="unknown key 'sampel'"):
         command_config(CurateJob, None, ["annotate.sampel=5"])
+
+
+def test_until_dedup_stops_before_the_teacher_and_its_result_is_the_dedup_dataset(tmp_path):
+    """The unfiltered baseline of the data-quality experiment: cleaned and deduplicated, no teacher."""
+    with pytest.raises(UserError, match="until: 'annotated'; expected one of dedup, filtered"):
+        CurateJob(until="annotated")
+    done = run_cli("curate", "--source", str(STDLIB / "json"), "--out", str(tmp_path / "cur"), "--until", "dedup",
+                   "--endpoint", "http://127.0.0.1:9/v1", "--model", "unreachable")  # never called
+    assert done.returncode == 0, done.stderr
+    dedup = Dataset.open(tmp_path / "cur" / "dedup")
+    assert done.stdout.strip() == f"{dedup.path}: {dedup.num_rows:,} of {dedup.num_rows:,} files after cleaning and dedup"
+    assert sorted(p.name for p in (tmp_path / "cur").iterdir() if p.is_dir()) == ["clean", "dedup", "raw"]
+    assert CurateJob(until="dedup").result_dir(tmp_path / "cur") == dedup.path
