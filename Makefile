@@ -1,5 +1,6 @@
 # `make demo`: set up and run the end-to-end demo on the embedded defaults.
 # `make test`: set up and run the test suite.
+# `make experiments`: the paper's two experiments at demo size (they test the machinery, not the claim).
 # Both create (or reuse) a virtual environment in .venv and install the project with its dev extra.
 # constraints.txt pins the CPU build of torch on machines without a GPU; GPU machines bring their own.
 
@@ -9,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install test demo bench clean
+.PHONY: install test demo experiments bench clean
 
 install: $(STAMP)
 
@@ -24,6 +25,10 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/textbooks run demo --run-dir runs/demo
+
+experiments: $(STAMP)
+	$(BIN)/textbooks experiment data-quality data-quality-demo
+	$(BIN)/textbooks experiment pruning pruning-demo
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done

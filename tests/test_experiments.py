@@ -51,7 +51,7 @@ def data_quality_config(tmp_path: Path, data_dir: Path) -> dict:
     return {
         "description": "reduced data-quality experiment",
         "seeds": [0, 1],
-        "measure": measure(data_dir, ["pretrain"]),
+        "measure": measure(data_dir, ["pretrain", "finetune"]),
         "arms": {"json": {"stages.pack.inputs.datasets": ["json"]},
                  "email": {"stages.pack.inputs.datasets": ["email"]},
                  "json+email": {"stages.pack.inputs.datasets": ["json", "email:2"]}},
@@ -61,6 +61,9 @@ def data_quality_config(tmp_path: Path, data_dir: Path) -> dict:
             "unused": {"kind": "import", "config": {"roots": [str(tmp_path / "json")]}},
             "pack": {"kind": "tokenize", "inputs": {"datasets": ["json"]}, "config": {"val_fraction": 0.2}},
             "pretrain": {"kind": "train", "base": "tiny-pretrain", "inputs": {"data": "pack"}, "config": NANO_TRAIN},
+            "finetune": {"kind": "train", "base": "tiny-finetune", "inputs": {"data": "exercises-pack", "init": "pretrain"},
+                         "config": NANO_TRAIN},
+            "exercises-pack": {"kind": "tokenize", "inputs": {"datasets": ["email"]}, "config": {"val_fraction": 0.2}},
         }},
     }
 
@@ -79,30 +82,35 @@ def test_data_quality_trains_and_scores_every_arm_and_seed_and_shares_the_data_s
     assert done.stdout.strip().splitlines()[-1].startswith(f"report: {run_dir / 'report.html'}")
 
     results = json.loads((run_dir / "results.json").read_text())
-    cells = {(r["arm"], r["seed"]): r for r in results["rows"]}
-    assert set(cells) == {(arm, seed) for arm in ("json", "email", "json+email") for seed in (0, 1)}
+    cells = {(r["arm"], r["seed"], r["model"]): r for r in results["rows"]}
+    assert set(cells) == {(arm, seed, model) for arm in ("json", "email", "json+email") for seed in (0, 1)
+                          for model in ("pretrain", "finetune")}
     for row in cells.values():
         assert set(row["heldout_loss"]) == {"humaneval", "mbpp"}
         assert all(0 < loss < 20 for loss in row["heldout_loss"].values())
         assert row["pass@1"]["humaneval"]["tasks"] == 3
     # Seeds change the model, not the data: two seeds of an arm give two different losses.
-    assert cells["json", 0]["heldout_loss"] != cells["json", 1]["heldout_loss"]
+    assert cells["json", 0, "pretrain"]["heldout_loss"] != cells["json", 1, "pretrain"]["heldout_loss"]
+    assert cells["json", 0, "pretrain"]["heldout_loss"] != cells["json", 0, "finetune"]["heldout_loss"]
     summary = results["summary"]["held-out loss humaneval"]["json+email/pretrain"]
     assert summary["n"] == 2 and summary["sd"] is not None
 
     # Every data stage ran once and is shared; every (arm, seed) trained its own model.
     stages = [p.name.rsplit("-", 1)[0] for p in (run_dir / "stages").iterdir() if (p / "stage.json").is_file()]
     assert stages.count("json") == 1 and stages.count("email") == 1 and "unused" not in stages
-    assert stages.count("pack") == 3 and stages.count("pretrain") == 6
-    assert stages.count("measure-pretrain-loss") == 6 and stages.count("measure-pretrain-humaneval") == 6
+    assert stages.count("pack") == 3 and stages.count("exercises-pack") == 1
+    assert stages.count("pretrain") == 6 and stages.count("finetune") == 6
+    for model in ("pretrain", "finetune"):
+        assert stages.count(f"measure-{model}-loss") == 6 and stages.count(f"measure-{model}-humaneval") == 6
     assert (run_dir / "arms" / "json+email" / "seed-1" / "report.html").is_file()
 
     report = (run_dir / "report.md").read_text()
     table = [line for line in report.splitlines() if line.startswith("| json")]
-    assert len(table) >= 3 * 2 and all("|  |" not in line for line in table), table  # every cell filled
+    assert len(table) >= 3 * 2 * 2 and all("|  |" not in line for line in table), table  # every cell filled
     assert "tests the experiment's machinery, not the paper's claim" in report
     assert "inside the noise" in report or "outside the noise" in report
-    assert (run_dir / "report-files" / "data-quality-pretrain.png").stat().st_size > 1000
+    for model in ("pretrain", "finetune"):
+        assert (run_dir / "report-files" / f"data-quality-{model}.png").stat().st_size > 1000
 
 
 def test_arms_that_differ_in_the_model_are_refused_naming_the_key(tmp_path, data_dir):
@@ -122,7 +130,8 @@ def test_a_dry_run_plans_every_arm_and_shares_what_is_the_same(tmp_path, data_di
     assert run_data_quality(save(tmp_path / "dq.yaml", data_quality_config(tmp_path, data_dir)),
                             run_dir=tmp_path / "run", dry_run=True, echo=lines.append) is None
     assert "json (import) " in "\n".join(lines) and any("shared with arm json, seed 0" in line for line in lines)
-    assert lines[-1] == "23 stage run(s) in all; nothing is run (--dry-run)"  # 2 imports, 3 packs, 6 x (train, loss, eval)
+    # 2 imports, 4 packs, 6 runs x (2 trains, 2 losses, 2 evals)
+    assert lines[-1] == "42 stage run(s) in all; nothing is run (--dry-run)"
     assert not (tmp_path / "run").exists()
 
 
@@ -131,8 +140,9 @@ def test_config_errors_name_the_key(tmp_path, data_dir):
     one_arm = {**data, "arms": {"json": data["arms"]["json"]}}
     with pytest.raises(UserError, match="arms: 1 arm"):
         run_data_quality(save(tmp_path / "a.yaml", one_arm), dry_run=True)
-    with pytest.raises(UserError, match=r"measure\.models: 'finetune' is not a train stage of the pipeline"):
-        run_data_quality(save(tmp_path / "b.yaml", {**data, "measure": measure(data_dir, ["finetune"])}), dry_run=True)
+    with pytest.raises(UserError, match=r"measure\.models: 'pack' is not a train stage of the pipeline; expected one "
+                                        r"of pretrain, finetune"):
+        run_data_quality(save(tmp_path / "b.yaml", {**data, "measure": measure(data_dir, ["pack"])}), dry_run=True)
     with pytest.raises(UserError, match=r"arms\.a/b: not a usable arm name"):
         run_data_quality(save(tmp_path / "c.yaml", {**data, "arms": {**data["arms"], "a/b": {}}}), dry_run=True)
     with pytest.raises(UserError, match=r"unknown key 'seed'"):

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from textbooks.config import apply_override, read_yaml, set_dotted, to_dict
+from textbooks.config import read_yaml, set_dotted, to_dict
 from textbooks.errors import UserError
 from textbooks.io import read_json
 from textbooks.pipeline.plan import STAGE_RECORD, Plan, ancestors_of, make_plan
@@ -99,12 +99,13 @@ def check_arm_names(names: Iterable[str], where: str) -> None:
             raise UserError(f"{where}.{name}: not a usable arm name; expected letters, digits and . _ + -")
 
 
-def arm_specs(pipeline: dict[str, Any], path: Path, where: str, arms: list[Arm], seeds: list[int],
+def arm_specs(config_where: str, pipeline: dict[str, Any], path: Path, where: str, arms: list[Arm], seeds: list[int],
               measure: MeasureConfig, keep: Iterable[str] = ()) -> dict[tuple[str, int], PipelineSpec]:
     """One pipeline per (arm, seed): the arm's changes, the seed, the measurement stages; stages no
-    measurement (and nothing in `keep`) needs are left out."""
+    measurement (and nothing in `keep`) needs are left out. Errors in the experiment file start
+    with `config_where`, errors in the pipeline with `where`."""
     if not seeds or len(set(seeds)) != len(seeds):
-        raise UserError(f"{where.split(':')[0]}: seeds: {seeds}; expected distinct integers, at least one")
+        raise UserError(f"{config_where}: seeds: {seeds}; expected distinct integers, at least one")
     specs: dict[tuple[str, int], PipelineSpec] = {}
     for arm in arms:
         for seed in seeds:
@@ -113,14 +114,14 @@ def arm_specs(pipeline: dict[str, Any], path: Path, where: str, arms: list[Arm],
                 try:
                     set_dotted(data, key, copy.deepcopy(value))
                 except UserError as err:
-                    raise UserError(f"{where}: arm {arm.name}: {err}") from None
+                    raise UserError(f"{config_where}: arms.{arm.name}: {err}") from None
             stages = data.get("stages")
             if not isinstance(stages, dict) or not stages:
                 raise UserError(f"{where}: stages: missing or empty; expected the pipeline's stages")
             for name, section in stages.items():
                 if isinstance(section, dict) and section.get("kind") == "train":
-                    apply_override(section.setdefault("config", {}), f"seed={seed}")
-            wanted = add_measurements(stages, measure, where)
+                    section["config"] = {**(section.get("config") or {}), "seed": seed}
+            wanted = add_measurements(stages, measure, config_where)
             run_where = f"{where} (arm {arm.name}, seed {seed})"
             needed = _needed(spec_from_data(data, path, where=run_where), [*wanted, *keep])
             data["stages"] = {name: section for name, section in stages.items() if name in needed}
@@ -128,14 +129,14 @@ def arm_specs(pipeline: dict[str, Any], path: Path, where: str, arms: list[Arm],
     return specs
 
 
-def add_measurements(stages: dict[str, Any], measure: MeasureConfig, where: str) -> list[str]:
+def add_measurements(stages: dict[str, Any], measure: MeasureConfig, config_where: str) -> list[str]:
     """Add the measurement stages of `measure` to a pipeline's stages; returns their names."""
     names: list[str] = []
     for model in measure.models:
         section = stages.get(model)
         if not isinstance(section, dict) or section.get("kind") != "train":
             trains = [n for n, s in stages.items() if isinstance(s, dict) and s.get("kind") == "train"]
-            raise UserError(f"{where.split(':')[0]}: measure.models: {model!r} is not a train stage of the pipeline; "
+            raise UserError(f"{config_where}: measure.models: {model!r} is not a train stage of the pipeline; "
                             f"expected one of {', '.join(trains) or '(none)'}")
         if measure.heldout_loss is not None:
             names.append(measure_stage(model, "loss"))

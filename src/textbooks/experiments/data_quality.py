@@ -70,7 +70,7 @@ def run_data_quality(config_file: str | Path, overrides: Sequence[str] = (), run
     pipeline, pipeline_file, pipeline_where = base_pipeline(cfg.pipeline, path)
     arms = [Arm(name, dict(changes or {})) for name, changes in cfg.arms.items()]
     run_dir = with_run_dir(cfg.run_dir, run_dir, path)
-    specs = arm_specs(pipeline, pipeline_file, pipeline_where, arms, cfg.seeds, cfg.measure)
+    specs = arm_specs(where, pipeline, pipeline_file, pipeline_where, arms, cfg.seeds, cfg.measure)
     runs = plan_runs(specs, run_dir)
     check_only_data_differs(runs, where)
     if dry_run:

@@ -83,7 +83,8 @@ def run_pruning(config_file: str | Path, overrides: Sequence[str] = (), run_dir:
     arms = [Arm(UNPRUNED, {**changes, key: [unpruned_ref if d == pruned_ref else d for d in datasets]}),
             Arm(PRUNED, {**changes, key: datasets})]
     run_dir = with_run_dir(cfg.run_dir, run_dir, path)
-    runs = plan_runs(arm_specs(pipeline, pipeline_file, pipeline_where, arms, cfg.seeds, cfg.measure, keep), run_dir)
+    runs = plan_runs(arm_specs(where, pipeline, pipeline_file, pipeline_where, arms, cfg.seeds, cfg.measure, keep),
+                     run_dir)
     check_only_data_differs(runs, where)
     if dry_run:
         describe_runs(runs, echo)
@@ -201,6 +202,10 @@ def report_sections(cfg: PruningConfig, path: Path, run_dir: Path, runs: list[Ar
              "its copy (split.json); the split is the same for both arms.",
              "The paper's Table 3: phi-1 retrained on the pruned data still beat StarCoder on both the similar and "
              "the not-similar problems, so its score did not come from memorised look-alikes."]
+    if not decontam.get("removed"):
+        intro.append(f"**Nothing was pruned at tau {split['tau']:g}:** both arms trained on the same records, so "
+                     "this run compares nothing. A lower tau, or more (or more benchmark-like) exercises, give the "
+                     "experiment something to compare.")
     sections = [Section("What was run", intro)]
     metrics = list(dict.fromkeys((r["model"], r["benchmark"], r["metric"]) for r in rows))
     for model, benchmark, metric in metrics:
