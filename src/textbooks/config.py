@@ -19,6 +19,7 @@ import json
 import types
 import typing
 from collections.abc import Mapping, Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -64,6 +65,25 @@ def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
             raise UserError(f"{key}: '{part}' is a value, not a section")
         node = child
     node[parts[-1]] = value
+
+
+def shipped_names(folder: str) -> list[str]:
+    """The YAML files shipped in the package's configs/FOLDER, by name."""
+    directory = resources.files("textbooks") / "configs" / folder
+    return sorted(p.name.removesuffix(".yaml") for p in directory.iterdir() if p.name.endswith(".yaml"))
+
+
+def shipped_or_path(name_or_path: str | Path, folder: str, missing: str) -> Path:
+    """A YAML path as given, or the file of that bare name shipped in configs/FOLDER; else a UserError
+    saying there is no such `missing` (e.g. "pipeline file or shipped pipeline")."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    shipped = resources.files("textbooks") / "configs" / folder / f"{path.name.removesuffix('.yaml')}.yaml"
+    if shipped.is_file() and path.parent == Path("."):
+        return Path(str(shipped))
+    raise UserError(f"{name_or_path}: no such {missing}; expected a YAML path or one of "
+                    f"{', '.join(shipped_names(folder))}")
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:

@@ -21,6 +21,7 @@ The measurements are stages added to each arm's pipeline: for each measured mode
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -31,7 +32,7 @@ from typing import Any
 from textbooks.config import read_yaml, set_dotted, to_dict
 from textbooks.errors import UserError
 from textbooks.io import read_json
-from textbooks.pipeline.plan import STAGE_RECORD, Plan, ancestors_of, make_plan
+from textbooks.pipeline.plan import STAGE_RECORD, Plan, ancestors_of, config_without, make_plan
 from textbooks.pipeline.runner import RunOptions, RunResult, run_pipeline
 from textbooks.pipeline.spec import PipelineSpec, pipeline_path, spec_from_data
 from textbooks.pipeline.stages import DATASET, PACK
@@ -122,10 +123,11 @@ def arm_specs(config_where: str, pipeline: dict[str, Any], path: Path, where: st
                 if isinstance(section, dict) and section.get("kind") == "train":
                     section["config"] = {**(section.get("config") or {}), "seed": seed}
             wanted = add_measurements(stages, measure, config_where)
-            run_where = f"{where} (arm {arm.name}, seed {seed})"
-            needed = _needed(spec_from_data(data, path, where=run_where), [*wanted, *keep])
-            data["stages"] = {name: section for name, section in stages.items() if name in needed}
-            specs[arm.name, seed] = spec_from_data(data, path, where=run_where)
+            spec = spec_from_data(data, path, where=f"{where} (arm {arm.name}, seed {seed})")
+            needed = _needed(spec, [*wanted, *keep])
+            specs[arm.name, seed] = dataclasses.replace(
+                spec, stages={name: s for name, s in spec.stages.items() if name in needed},
+                raw={**spec.raw, "stages": {name: s for name, s in spec.raw["stages"].items() if name in needed}})
     return specs
 
 
@@ -199,13 +201,7 @@ def _model_stages(plan: Plan) -> dict[str, dict[str, Any]]:
     for name, planned in plan.stages.items():
         if planned.stage.produces in (DATASET, PACK):
             continue
-        config = to_dict(planned.config)
-        for dotted in planned.stage.owned:
-            *parents, leaf = dotted.split(".")
-            node = config
-            for part in parents:
-                node = node.get(part, {})
-            node.pop(leaf, None)
+        config = config_without(planned.config, planned.stage.owned)
         models_read = {role: [i.ref for i in items] for role, items in planned.inputs.items()
                        if all(i.produces not in (DATASET, PACK) for i in items)}
         out[name] = {"kind": planned.stage.kind, "config": config, "inputs": models_read}

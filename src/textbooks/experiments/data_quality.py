@@ -33,7 +33,7 @@ from textbooks.experiments.report import (
     arms_figure, config_block, load_experiment, pack_tokens, scale_note, write_experiment_report,
 )
 from textbooks.experiments.stats import Spread, compare
-from textbooks.io import atomic_write_json, read_json
+from textbooks.io import atomic_write_json
 from textbooks.pipeline.report import Section, Table
 
 PAPER = ("phi-1 paper, Figure 2.1 (350M model, HumanEval pass@1): unfiltered Stack 12.19%, filtered Stack 17.68%, "
@@ -98,7 +98,7 @@ def measured_rows(run: ArmRun, measure: MeasureConfig) -> list[dict[str, Any]]:
             benchmarks = run.record(measure_stage(model, "loss"))["summary"]["benchmarks"]
             row["heldout_loss"] = {name: s["loss"] for name, s in benchmarks.items()}
         for benchmark in measure.pass_at_1:
-            summary = read_json(run.output(measure_stage(model, benchmark)) / "summary.json")
+            summary = run.record(measure_stage(model, benchmark))["summary"]
             row["pass@1"][benchmark] = {"estimate": summary["scores"]["pass@1"]["estimate"],
                                         "tasks": summary["tasks_scored"]}
         rows.append(row)
@@ -140,10 +140,10 @@ def report_sections(cfg: DataQualityConfig, path: Path, run_dir: Path, runs: lis
                           "seeds"],
                          [[arm, model, *(_metric_text(m, (arm, model)) for m in metrics), len(cfg.seeds)]
                           for model in models for arm in arms])
-    comparisons = Table(["arm", "model", "metric", f"difference from {baseline}", "verdict"], [
-        [arm, model, m.name, _signed(m, compare(m.values[arm, model], m.values[baseline, model]).difference),
-         compare(m.values[arm, model], m.values[baseline, model]).verdict()]
-        for model in models for m in metrics for arm in arms[1:]])
+    compared = [(arm, model, m, compare(m.values[arm, model], m.values[baseline, model]))
+                for model in models for m in metrics for arm in arms[1:]]
+    comparisons = Table(["arm", "model", "metric", f"difference from {baseline}", "verdict"],
+                        [[arm, model, m.name, _signed(m, c.difference), c.verdict()] for arm, model, m, c in compared])
     per_seed = Table(["arm", "seed", "model", *(m.name for m in metrics)], [
         [r["arm"], r["seed"], r["model"], *[f"{v:.4f}" for v in r["heldout_loss"].values()],
          *[f"{100 * v['estimate']:.1f}%" for v in r["pass@1"].values()]] for r in rows])

@@ -32,6 +32,7 @@ from textbooks.experiments.report import config_block, load_experiment, scale_no
 from textbooks.experiments.stats import Spread
 from textbooks.io import atomic_write_json, read_json, read_jsonl
 from textbooks.pipeline.report import Section, Table
+from textbooks.pipeline.spec import parse_input_ref
 
 UNPRUNED, PRUNED = "unpruned", "pruned"
 GROUPS = ("similar", "not_similar")
@@ -60,7 +61,7 @@ def run_pruning(config_file: str | Path, overrides: Sequence[str] = (), run_dir:
     if "/" in cfg.decontam:
         decontam_dir = _finished_decontam(Path(cfg.decontam), cfg.tau, where)
         pruned_ref = _matching(datasets, lambda ref: Path(ref).resolve() == (decontam_dir / "pruned").resolve(),
-                               f"{where}: data: stages.{cfg.data} reads no {decontam_dir / 'pruned'}")
+                               f"{where}: stages.{cfg.data}.inputs.datasets", f"{where}: data: stages.{cfg.data} reads no {decontam_dir / 'pruned'}")
         unpruned_ref = read_json(decontam_dir / SUMMARY)["input"]
         changes: dict[str, Any] = {}
         keep: list[str] = []
@@ -71,7 +72,7 @@ def run_pruning(config_file: str | Path, overrides: Sequence[str] = (), run_dir:
             raise UserError(f"{where}: decontam: {cfg.decontam!r} is no decontam stage of the pipeline and no "
                             f"directory (decontam stages: {', '.join(names) or 'none'}); expected a stage name, or "
                             "the output directory of `textbooks decontam`")
-        pruned_ref = _matching(datasets, lambda ref: ref == cfg.decontam,
+        pruned_ref = _matching(datasets, lambda ref: ref == cfg.decontam, f"{where}: stages.{cfg.data}.inputs.datasets",
                                f"{where}: data: stages.{cfg.data} does not read the decontam stage {cfg.decontam!r}")
         unpruned_ref = (section.get("inputs") or {}).get("dataset")
         if not isinstance(unpruned_ref, str):
@@ -111,11 +112,10 @@ def _data_inputs(stages: dict[str, Any], data: str, where: str) -> list[str]:
     return [str(d) for d in (datasets if isinstance(datasets, list) else [datasets] if datasets else [])]
 
 
-def _matching(datasets: list[str], is_pruned: Callable[[str], bool], error: str) -> str:
+def _matching(datasets: list[str], is_pruned: Callable[[str], bool], where: str, error: str) -> str:
     """The entry of a tokenize stage's datasets (NAME or NAME:WEIGHT) that is the pruned exercises."""
     for entry in datasets:
-        ref, sep, weight = entry.rpartition(":")
-        if is_pruned(ref if sep and "/" not in weight else entry):
+        if is_pruned(parse_input_ref(entry, where).ref):
             return entry
     raise UserError(f"{error}; expected it among {datasets}")
 

@@ -7,12 +7,10 @@ same way: RUN_DIR/report.html (self-contained) and RUN_DIR/report.md with its pl
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import TypeVar
 
-from textbooks.config import apply_override, from_dict, read_yaml
-from textbooks.errors import UserError
+from textbooks.config import apply_override, from_dict, read_yaml, shipped_or_path
 from textbooks.experiments.arms import ArmRun
 from textbooks.experiments.stats import Spread
 from textbooks.io import atomic_write_text
@@ -26,16 +24,7 @@ DEMO_PRESETS = ("nano", "tiny")  # models of a few million parameters: minutes o
 
 def experiment_path(name_or_path: str | Path) -> Path:
     """An experiment YAML as given, or a shipped one (`data-quality-demo`, `pruning-demo`, ...)."""
-    path = Path(name_or_path)
-    if path.is_file():
-        return path
-    folder = resources.files("textbooks") / "configs" / "experiments"
-    shipped = folder / f"{path.name.removesuffix('.yaml')}.yaml"
-    if shipped.is_file() and path.parent == Path("."):
-        return Path(str(shipped))
-    names = sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
-    raise UserError(f"{name_or_path}: no such experiment file or shipped experiment; expected a YAML path or one "
-                    f"of {', '.join(names)}")
+    return shipped_or_path(name_or_path, "experiments", "experiment file or shipped experiment")
 
 
 def load_experiment(cls: type[T], name_or_path: str | Path, overrides: Sequence[str] = ()) -> tuple[T, Path]:

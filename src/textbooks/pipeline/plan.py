@@ -163,14 +163,20 @@ def _merged(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def stage_key(stage: Stage, config: Any, inputs: Mapping[str, list[Input]], where: str) -> str:
+def config_without(config: Any, dotted_keys: Iterable[str]) -> dict[str, Any]:
+    """A stage's config as plain data, less the dotted keys given (those the pipeline fills in, say)."""
     data = to_dict(config)
-    for dotted in (*stage.owned, *stage.key_ignores):
+    for dotted in dotted_keys:
         *parents, leaf = dotted.split(".")
         node = data
         for part in parents:
             node = node.get(part, {})
         node.pop(leaf, None)
+    return data
+
+
+def stage_key(stage: Stage, config: Any, inputs: Mapping[str, list[Input]], where: str) -> str:
+    data = config_without(config, (*stage.owned, *stage.key_ignores))
     try:
         extra = stage.key_extra(config)
     except UserError as err:

@@ -23,11 +23,10 @@ import re
 import sysconfig
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from textbooks.config import apply_override, from_dict, read_yaml
+from textbooks.config import apply_override, from_dict, read_yaml, shipped_names, shipped_or_path
 from textbooks.errors import UserError
 
 TOP_LEVEL_KEYS = ("description", "run_dir", "teacher", "launcher", "stages")
@@ -96,19 +95,11 @@ class PipelineSpec:
 
 def pipeline_path(name_or_path: str | Path) -> Path:
     """A pipeline YAML as given, or the shipped pipeline of that name (`demo`, `ci`, `phi-1`)."""
-    path = Path(name_or_path)
-    if path.is_file():
-        return path
-    shipped = resources.files("textbooks") / "configs" / "pipelines" / f"{path.name.removesuffix('.yaml')}.yaml"
-    if shipped.is_file() and path.parent == Path("."):
-        return Path(str(shipped))
-    raise UserError(f"{name_or_path}: no such pipeline file or shipped pipeline; expected a YAML path or one of "
-                    f"{', '.join(shipped_pipelines())}")
+    return shipped_or_path(name_or_path, "pipelines", "pipeline file or shipped pipeline")
 
 
 def shipped_pipelines() -> list[str]:
-    folder = resources.files("textbooks") / "configs" / "pipelines"
-    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+    return shipped_names("pipelines")
 
 
 def load_spec(name_or_path: str | Path, overrides: Sequence[str] = ()) -> PipelineSpec:
@@ -167,14 +158,14 @@ def _stage(name: str, section: Any, where: str) -> StageSpec:
     inputs = section.get("inputs") or {}
     if not isinstance(inputs, Mapping):
         raise UserError(f"{where}: {key}.inputs: expected a mapping of role -> stage or dataset, got {inputs!r}")
-    parsed = {str(role): [_ref(item, f"{where}: {key}.inputs.{role}") for item in
+    parsed = {str(role): [parse_input_ref(item, f"{where}: {key}.inputs.{role}") for item in
                           (value if isinstance(value, list) else [value])] for role, value in inputs.items()}
     base = section.get("base")
     return StageSpec(name=name, kind=str(section["kind"]), inputs=parsed, config=dict(config),
                      base=str(base) if base is not None else None)
 
 
-def _ref(item: Any, where: str) -> InputRef:
+def parse_input_ref(item: Any, where: str) -> InputRef:
     """`name`, `path/to/dataset`, or either with `:WEIGHT` (tokenize mixtures), as `--input` spells it."""
     if not isinstance(item, str) or not item.strip():
         raise UserError(f"{where}: {item!r}; expected a stage name or a dataset path, optionally NAME:WEIGHT")
