@@ -50,7 +50,7 @@ def corpus(texts: list[str], size: int, seed: int = 0) -> list[dict]:
 
 
 def write_dataset(rows: list[dict], out: Path, rows_per_shard: int):
-    from textbooks.data.datasets import DatasetWriter, Dataset
+    from textbooks.data.datasets import Dataset, DatasetWriter
 
     with DatasetWriter(out, stage="bench", kind="code", config={"n": len(rows), "at": time.time()}) as writer:
         writer.write_records(({**r, "source": "bench", "path": "", "repo": "", "license": ""} for r in rows), rows_per_shard)

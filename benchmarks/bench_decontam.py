@@ -30,14 +30,14 @@ import numpy as np
 import pyarrow.parquet as pq
 from rapidfuzz.process import cdist
 
-from textbooks.decontam.ast_match import match_rate, units, similarity
+from textbooks.benchmarks import benchmark_problems
+from textbooks.decontam.ast_match import match_rate, similarity, units
 from textbooks.decontam.config import DecontamConfig
 from textbooks.decontam.embedding import nearest
 from textbooks.decontam.pipeline import decontaminate
 from textbooks.decontam.planted import PLANT_KINDS, planted_set
 from textbooks.decontam.records import code_of
 from textbooks.decontam.scoring import Scorer
-from textbooks.eval.benchmarks import benchmark_problems
 
 
 def write_jsonl(path: Path, records: list[dict]) -> Path:

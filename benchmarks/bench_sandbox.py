@@ -4,7 +4,7 @@
 
 Ways to run the same small HumanEval-like programs (a function and its asserts), each with
 `--workers` programs at a time:
-  warm, bwrap+uid ...      textbooks.eval.sandbox.Sandbox: fork a warm sandboxed worker per program,
+  warm, bwrap+uid ...      textbooks.sandbox.Sandbox: fork a warm sandboxed worker per program,
                            at each isolation level that starts here (bwrap, namespaces -- what a
                            machine without bubblewrap gets --, unshare, rlimits)
   fresh bwrap              a new `bwrap ... python -I -c PROGRAM` per program (our bwrap options)
@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from textbooks.errors import UserError
-from textbooks.eval.sandbox import ISOLATIONS, Limits, Sandbox, _plan
+from textbooks.sandbox.pool import ISOLATIONS, Limits, Sandbox, _plan
 
 
 def make_programs(count: int) -> list[str]:

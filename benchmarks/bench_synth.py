@@ -20,7 +20,7 @@ from datasketch import MinHash
 
 from textbooks.data.dedup import SCHEME, NearDedup, shingles
 from textbooks.data.embed import HashingEmbedder, MiniLMEmbedder
-from textbooks.eval.sandbox import Sandbox
+from textbooks.sandbox import Sandbox
 from textbooks.synth.exercises import layout_exercise
 
 

@@ -1,4 +1,4 @@
-"""How close is each novel problem to a HumanEval or MBPP problem? Writes eval/data/novel.md.
+"""How close is each novel problem to a HumanEval or MBPP problem? Writes benchmarks/data/novel.md.
 
 For every novel problem, the nearest benchmark problem by its description (the docstring against
 HumanEval's prompt or MBPP's text, words compared order-free: rapidfuzz's token_sort_ratio) and by

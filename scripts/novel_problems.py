@@ -3,7 +3,7 @@
 wrangling with an odd rule). Each has a HumanEval-layout prompt, a reference body, hidden tests
 (`check(candidate)`) and a plausible wrong body that the tests must reject.
 
-    python scripts/novel_problems.py      # writes src/textbooks/eval/data/novel.jsonl
+    python scripts/novel_problems.py      # writes src/textbooks/benchmarks/data/novel.jsonl
 
 Code is easier to review here than inside JSON strings; the JSONL is what ships and is loaded.
 """

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from conftest import run_cli
 from textbooks.config import command_config
 from textbooks.errors import UserError
 from textbooks.eval.runner import EvalConfig
 from textbooks.synth.job import SynthJob
 from textbooks.teacher.server import ServerConfig
 from textbooks.train.tokenize import TokenizeConfig
-from conftest import run_cli
 
 
 def _bad_yaml(tmp: Path) -> Path:

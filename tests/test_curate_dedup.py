@@ -12,11 +12,11 @@ from datasketch import MinHash
 from datatrove.data import Document
 from datatrove.pipeline.dedup.minhash import MinhashConfig
 from datatrove.utils.hashing import HashConfig
-from dedup_judges import datatrove_verdicts, near_dedup_verdicts
 
+from dedup_judges import datatrove_verdicts, near_dedup_verdicts
 from textbooks.curate.dedup_datatrove import DedupConfig, dedup_dataset
-from textbooks.curate.executor import ExecutorConfig
 from textbooks.curate.dedup_steps import FirstSeenCluster, NearDedupSignature, VerifyCandidatePairs, signature_file
+from textbooks.curate.executor import ExecutorConfig
 from textbooks.data.datasets import Dataset
 from textbooks.data.dedup import MinHasher, shingles
 from textbooks.data.sources import import_sources

@@ -5,11 +5,10 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from textbooks.data.datasets import Dataset, DatasetWriter, export_jsonl, import_jsonl
-from textbooks.errors import UserError
-from textbooks.data.schemas import validate_record
-
 from conftest import run_cli
+from textbooks.data.datasets import Dataset, DatasetWriter, export_jsonl, import_jsonl
+from textbooks.data.schemas import validate_record
+from textbooks.errors import UserError
 
 
 def _records(n, start=0):

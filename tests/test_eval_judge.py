@@ -7,11 +7,11 @@ import random
 import re
 
 import pytest
+
 from conftest import run_cli
 from fault_server import FaultServer
-
+from textbooks.benchmarks import load_benchmark
 from textbooks.errors import UserError
-from textbooks.eval.benchmarks import load_benchmark
 from textbooks.eval.compare import compare_runs
 from textbooks.eval.judge import EMBEDDED, JudgeSettings, judge_messages, judge_results, parse_grade, spearman
 from textbooks.eval.runner import EvalSettings, evaluate

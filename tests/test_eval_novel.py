@@ -6,10 +6,10 @@ import ast
 import json
 
 import pytest
-from conftest import run_cli
 
-from textbooks.eval.benchmarks import HUMANEVAL_STOP, load_benchmark
-from textbooks.eval.sandbox import Sandbox
+from conftest import run_cli
+from textbooks.benchmarks import HUMANEVAL_STOP, load_benchmark
+from textbooks.sandbox import Sandbox
 
 
 @pytest.fixture(scope="module")

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import base64
 import pickle
+from functools import partial
 
 import pytest
 
-from textbooks.eval import groundtruth, plus_check
-from textbooks.eval.benchmarks import load_benchmark
-from textbooks.eval.sandbox import Sandbox
+from textbooks.benchmarks import groundtruth, load_benchmark, plus_check
+from textbooks.eval.execution import EvalSettings, open_sandbox
+from textbooks.sandbox import Sandbox
 
 
 def blob(value) -> str:
@@ -59,7 +60,7 @@ def test_expected_outputs_are_computed_in_the_sandbox_once_and_cached_by_checksu
     data_dir = shared_assets / "benchmarks"
     bench = load_benchmark("humaneval+", data_dir)
     wanted = ["HumanEval/0", "HumanEval/14"]
-    bench.prepare(wanted, workers=2, progress=False)
+    bench.prepare(wanted, partial(open_sandbox, EvalSettings(workers=2)), progress=False)
     assert sorted(p.name for p in bench.cache_dir.iterdir()) == ["HumanEval_0.json", "HumanEval_14.json"]
     assert bench.data_sha256[:16] in bench.cache_dir.name
     assert bench.expected["HumanEval/14"]["recompute"]  # its largest outputs are recomputed, not shipped

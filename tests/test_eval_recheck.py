@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from textbooks.eval.benchmarks import load_benchmark
+from textbooks.benchmarks import load_benchmark
+from textbooks.errors import UserError
 from textbooks.eval.recheck import is_doubtful, recheck
 from textbooks.eval.runner import EvalSettings, evaluate
-from textbooks.errors import UserError
 
 # One coin per run (check() calls the function several times), then the reference body.
 COIN_FLIP = ("    import builtins, os\n"
@@ -74,7 +74,7 @@ def test_a_negative_recheck_count_is_a_user_error():
 
 
 def test_the_sandbox_measures_cpu_time_beside_wall_time():
-    from textbooks.eval.sandbox import Sandbox
+    from textbooks.sandbox import Sandbox
 
     with Sandbox(workers=1) as sandbox:
         sleeper = sandbox.run("import time\ntime.sleep(0.5)")

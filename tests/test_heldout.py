@@ -7,9 +7,9 @@ import json
 import pytest
 import torch
 
-from textbooks.eval.benchmarks import load_benchmark
-from textbooks.eval.heldout import HeldoutConfig, heldout_loss, read_losses
+from textbooks.benchmarks import load_benchmark
 from textbooks.errors import UserError
+from textbooks.eval.heldout import HeldoutConfig, heldout_loss, read_losses
 from textbooks.model.load import load_model
 from textbooks.model.loss import IGNORE_INDEX
 from textbooks.tokenizer import load_tokenizer

@@ -10,14 +10,13 @@ import numpy as np
 import pytest
 import torch
 
+from test_tokenize import code_ds, exercise_ds  # noqa: F401 (session fixtures)
 from textbooks.errors import UserError
 from textbooks.model.loss import IGNORE_INDEX
 from textbooks.tokenizer import EOS_ID
 from textbooks.train.loader import PackedData
 from textbooks.train.shards import HEADER_BYTES
 from textbooks.train.tokenize import MixtureInput, pack_datasets
-
-from test_tokenize import code_ds, exercise_ds  # noqa: F401 (session fixtures)
 
 SEQ_LEN = 64
 

@@ -10,8 +10,8 @@ import torch
 
 from textbooks.errors import UserError
 from textbooks.model.checkpoint import save_checkpoint
-from textbooks.model.load import load_model, read_model_config
 from textbooks.model.hf import export_hf
+from textbooks.model.load import load_model, read_model_config
 from textbooks.model.phi import Phi, PhiConfig
 
 NANO = PhiConfig.from_preset("nano")

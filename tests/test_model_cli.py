@@ -7,8 +7,8 @@ import json
 
 import pytest
 import torch
-from conftest import run_cli
 
+from conftest import run_cli
 from textbooks.model.checkpoint import save_checkpoint
 from textbooks.model.load import load_model
 from textbooks.model.phi import Phi, PhiConfig

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from textbooks.errors import UserError
-from textbooks.eval.sandbox import (
+from textbooks.sandbox import (
     DISABLE_VARIABLE,
     PROMISES,
     IsolationUnavailable,
@@ -62,7 +62,7 @@ def test_sys_exit_zero_passes_but_os_exit_zero_skipping_the_rest_fails(sandbox):
 def test_the_traceback_starts_in_the_program(sandbox):
     outcome = sandbox.run("def check():\n    assert False, 'no'\ncheck()")
     assert 'File "program.py", line 3, in <module>' in outcome.stderr
-    assert "sandbox_worker" not in outcome.stderr
+    assert "worker.py" not in outcome.stderr
 
 
 def test_a_program_past_its_wall_clock_times_out(sandbox):

@@ -27,8 +27,8 @@ from pathlib import Path
 import pytest
 
 from textbooks.errors import UserError
-from textbooks.eval.sandbox import ISOLATIONS, PROMISES, GiB, KiB, Limits, Sandbox
-from textbooks.eval.sandbox_cgroup import create_ceiling
+from textbooks.sandbox import ISOLATIONS, PROMISES, GiB, KiB, Limits, Sandbox
+from textbooks.sandbox.cgroup import create_ceiling
 
 pytestmark = pytest.mark.slow
 

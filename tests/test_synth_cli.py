@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli, sigkill_after_answers
-from textbooks.data.datasets import Dataset
-
 from synth_fake_teacher import FakeTeacher  # noqa: E402
+from textbooks.data.datasets import Dataset
 
 
 @pytest.fixture

@@ -125,7 +125,7 @@ def test_without_structured_output_the_request_asks_for_a_code_block():
 
 
 def test_exercises_are_checked_only_in_an_isolating_sandbox_unless_waived(monkeypatch):
-    from textbooks.eval.sandbox import DISABLE_VARIABLE, IsolationUnavailable
+    from textbooks.sandbox import DISABLE_VARIABLE, IsolationUnavailable
     from textbooks.synth.exercises import exercise_generator
     from textbooks.synth.generate import SynthConfig
 

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from synth_fake_teacher import FakeTeacher  # noqa: E402
 from textbooks.data.datasets import Dataset
-from textbooks.errors import UserError
 from textbooks.data.schemas import validate_record
+from textbooks.errors import UserError
 from textbooks.synth.exercises import exercise_generator
 from textbooks.synth.generate import SynthConfig, generate
 from textbooks.synth.textbooks import textbook_generator
 from textbooks.teacher import TeacherConfig
 from textbooks.teacher.cache import AnswerCache
-
-from synth_fake_teacher import FakeTeacher  # noqa: E402
 
 
 @pytest.fixture

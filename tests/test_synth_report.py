@@ -5,12 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from textbooks.synth.diversity import default_report_path, distinct_ngrams, diversity_report, format_report, mean_pairwise_distance, save_report
+from synth_fake_teacher import FakeTeacher  # noqa: E402
+from textbooks.synth.diversity import (
+    default_report_path,
+    distinct_ngrams,
+    diversity_report,
+    format_report,
+    mean_pairwise_distance,
+    save_report,
+)
 from textbooks.synth.generate import SynthConfig, generate
 from textbooks.synth.textbooks import textbook_generator
 from textbooks.teacher import TeacherConfig
-
-from synth_fake_teacher import FakeTeacher  # noqa: E402
 
 
 def test_mean_pairwise_distance_equals_the_mean_over_all_pairs():

@@ -29,8 +29,8 @@ from textbooks.teacher import (
     run_requests,
 )
 from textbooks.teacher.client import parse_retry_after
-from textbooks.teacher.limits import TokenBucket
 from textbooks.teacher.endpoints import EndpointPool
+from textbooks.teacher.limits import TokenBucket
 from textbooks.teacher.server import free_port
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -10,15 +10,14 @@ import numpy as np
 import pytest
 from tokenizers import Tokenizer, models, pre_tokenizers
 
-from textbooks.data.sources import import_local_trees
+from conftest import run_cli
 from textbooks.data.datasets import Dataset, import_jsonl
+from textbooks.data.sources import import_local_trees
 from textbooks.errors import UserError
 from textbooks.tokenizer import EOS_ID, load_tokenizer
 from textbooks.train import tokenize as pack
 from textbooks.train.shards import DTYPES, HEADER_BYTES, read_header, token_dtype
 from textbooks.train.tokenize import MixtureInput, pack_datasets
-
-from conftest import run_cli
 
 STDLIB_EMAIL = Path(sysconfig.get_paths()["stdlib"]) / "email"  # 29 files, about 450 KB of Python
 

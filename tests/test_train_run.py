@@ -122,10 +122,19 @@ def test_a_save_killed_half_way_leaves_the_previous_checkpoint_to_resume_from(na
 
 
 def test_pass_at_1_selection_refuses_before_any_step_without_an_isolating_sandbox(stdlib, tmp_path, monkeypatch):
-    from textbooks.eval.sandbox import DISABLE_VARIABLE, IsolationUnavailable
+    from textbooks.eval.selection import pass_at_1_scorer
+    from textbooks.sandbox import DISABLE_VARIABLE, IsolationUnavailable
 
     monkeypatch.setenv(DISABLE_VARIABLE, "bwrap,namespaces")
     run_dir = tmp_path / "unisolated"
     with pytest.raises(IsolationUnavailable, match="--unsafe-no-isolation"):
-        train_from_cli("tiny-pretrain", stdlib, run_dir, overrides=nano_overrides(2, **{"checkpoint.best_by": "pass@1"}))
+        train_from_cli("tiny-pretrain", stdlib, run_dir, overrides=nano_overrides(2, **{"checkpoint.best_by": "pass@1"}),
+                       score_checkpoint=pass_at_1_scorer("humaneval"))
     assert not (run_dir / "metrics.jsonl").exists() or losses(run_dir) == {}  # no step was taken
+
+
+def test_pass_at_1_selection_without_an_evaluation_function_stops_before_any_step(stdlib, tmp_path):
+    run_dir = tmp_path / "no-scorer"
+    with pytest.raises(UserError, match="best_by=pass@1: expected an evaluation function"):
+        train_from_cli("tiny-pretrain", stdlib, run_dir, overrides=nano_overrides(2, **{"checkpoint.best_by": "pass@1"}))
+    assert not run_dir.exists()

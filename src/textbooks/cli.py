@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+
 import typer
 
 from textbooks import __version__

@@ -30,7 +30,15 @@ from typing import Any
 
 from textbooks.data.datasets import Dataset, DatasetWriter
 from textbooks.errors import UserError
-from textbooks.teacher import Answer, Request, TeacherClient, TeacherConfig, json_schema_format, make_request, parse_json_answer
+from textbooks.teacher import (
+    Answer,
+    Request,
+    TeacherClient,
+    TeacherConfig,
+    json_schema_format,
+    make_request,
+    parse_json_answer,
+)
 
 MAX_SCORE = 5
 ROWS_PER_SHARD = 10_000

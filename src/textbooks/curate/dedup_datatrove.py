@@ -64,12 +64,21 @@ def normalized_text(doc) -> str:
 
 def dedup_stages(dataset: Dataset, config: DedupConfig, work: Path) -> list[Stage]:
     from datatrove.pipeline.dedup import (
-        ExactDedupConfig, ExactDedupFilter, ExactFindDedups, MinhashConfig, MinhashDedupBuckets, MinhashDedupFilter,
+        ExactDedupConfig,
+        ExactDedupFilter,
+        ExactFindDedups,
+        MinhashConfig,
+        MinhashDedupBuckets,
+        MinhashDedupFilter,
     )
     from datatrove.utils.hashing import HashConfig
 
     from textbooks.curate.dedup_steps import (
-        MAX_SHARDS, FirstSeenCluster, FirstSeenExactSignature, NearDedupSignature, VerifyCandidatePairs,
+        MAX_SHARDS,
+        FirstSeenCluster,
+        FirstSeenExactSignature,
+        NearDedupSignature,
+        VerifyCandidatePairs,
     )
     from textbooks.curate.steps import DatasetShardReader, DatasetShardWriter, MetadataDefaults
 

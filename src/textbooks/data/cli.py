@@ -18,8 +18,8 @@ def import_command(
     rows_per_shard: int = typer.Option(50_000, "--rows-per-shard"),
 ) -> None:
     """Import JSONL records, or local trees of Python files as `code` records."""
-    from textbooks.data.sources import import_local_trees
     from textbooks.data.datasets import import_jsonl
+    from textbooks.data.sources import import_local_trees
     from textbooks.errors import UserError
 
     if all(source.is_dir() for source in sources):

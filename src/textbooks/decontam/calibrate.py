@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 from rapidfuzz.process import cdist
 
+from textbooks.benchmarks import benchmark_problems
 from textbooks.decontam.ast_match import normalise, similarity
-from textbooks.eval.benchmarks import benchmark_problems
 
 SIMILAR_LENGTH = 0.8
 PERCENTILES = (50, 90, 99, 99.9)

@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from textbooks.benchmarks import PROBLEM_SETS
 from textbooks.errors import UserError
-from textbooks.eval.benchmarks import PROBLEM_SETS
 
 PAPER_TAUS = (0.95, 0.9, 0.85, 0.8)  # phi-1, Table 3
 EMBEDDERS = ("hashing", "minilm", "none")
@@ -40,7 +40,7 @@ class DecontamConfig:
     neighbours: int = 3
     min_cosine: float = 0.8
     chunk_size: int = 5000  # records scored (and saved for resuming) at a time
-    data_dir: Path | None = None  # benchmark data files (default: see textbooks.eval.download)
+    data_dir: Path | None = None  # benchmark data files (default: see textbooks.benchmarks.download)
     judge_endpoint: str | None = None  # OpenAI-compatible base URL; None: no LLM tier
     judge_model: str | None = None
     api_key_env: str = "OPENAI_API_KEY"

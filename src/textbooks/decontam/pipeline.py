@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from textbooks.benchmarks import Problem, benchmark_problems
 from textbooks.data.datasets import DatasetWriter, fingerprint
 from textbooks.decontam.calibrate import calibrate
 from textbooks.decontam.config import PAPER_TAUS, DecontamConfig
@@ -36,7 +37,6 @@ from textbooks.decontam.judge import JudgeSettings, judge
 from textbooks.decontam.records import TrainingData
 from textbooks.decontam.report import flags, render, split
 from textbooks.decontam.scoring import CHUNK_SCHEMA, Scorer
-from textbooks.eval.benchmarks import Problem, benchmark_problems
 from textbooks.errors import UserError
 from textbooks.io import StagedDirectory, atomic_write_json, atomic_write_text, finished_manifest
 

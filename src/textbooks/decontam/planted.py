@@ -21,8 +21,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from textbooks.benchmarks import Problem
 from textbooks.decontam.ast_match import parse_quietly
-from textbooks.eval.benchmarks import Problem
 
 PLANT_KINDS = ("verbatim", "renamed", "reformatted", "paraphrased", "partial")
 

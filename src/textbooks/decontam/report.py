@@ -14,8 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from textbooks.benchmarks import Problem
 from textbooks.decontam.calibrate import Calibration
-from textbooks.eval.benchmarks import Problem
 
 
 def flags(matches: pa.Table, tau: float) -> np.ndarray:

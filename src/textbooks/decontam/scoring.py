@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from textbooks.benchmarks import Problem
 from textbooks.decontam.ast_match import Normalised, match_rate, normalise, units
 from textbooks.decontam.config import DecontamConfig
 from textbooks.decontam.embedding import nearest, pair_distances
 from textbooks.decontam.ngrams import NgramIndex, TokenHashes, code_tokens, word_tokens
 from textbooks.decontam.records import code_of
-from textbooks.eval.benchmarks import Problem
 
 CHUNK_SCHEMA = pa.schema([
     ("record_index", pa.int64()),

@@ -10,9 +10,9 @@ is then checked like a completion: after the prompt, which it redefines, as eval
 
 from __future__ import annotations
 
+from textbooks.benchmarks.tasks import Benchmark, Task
 from textbooks.errors import UserError
 from textbooks.eval.extract import mbpp_entry_point
-from textbooks.eval.tasks import Benchmark, Task
 
 HUMANEVAL_INSTRUCTION = (
     "Complete the Python function `{entry_point}` below. Reply with a complete, self-contained Python "

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from textbooks.benchmarks.tasks import Benchmark, TaskId
 from textbooks.errors import UserError
-from textbooks.eval.tasks import Benchmark, TaskId
 
 
 @dataclass(frozen=True)
@@ -45,11 +45,13 @@ class Sample:
     problem: str | None = None  # chat mode: why no program could be extracted from the answer
 
 
-def open_sandbox(settings: EvalSettings):
-    from textbooks.eval.sandbox import Limits, Sandbox
+def open_sandbox(settings: EvalSettings, **limits):
+    """The sandbox these settings ask for; `limits` (Limits' fields) win over the settings' memory."""
+    from textbooks.sandbox import Limits, Sandbox
 
-    limits = Limits() if settings.memory_bytes is None else Limits(memory_bytes=settings.memory_bytes)
-    return Sandbox(workers=settings.workers, limits=limits, isolation=settings.isolation,
+    if settings.memory_bytes is not None:
+        limits.setdefault("memory_bytes", settings.memory_bytes)
+    return Sandbox(workers=settings.workers, limits=Limits(**limits), isolation=settings.isolation,
                    unsafe_no_isolation=settings.unsafe_no_isolation)
 
 

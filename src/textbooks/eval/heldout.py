@@ -4,7 +4,7 @@
 
 A signal that moves where pass@1 does not: a model of a few million parameters solves no HumanEval
 task, yet the data it was trained on changes how many nats it needs per solution token. The prompt
-is the one the eval shows (`textbooks.eval.benchmarks`), encoded on its own and followed by the
+is the one the eval shows (`textbooks.benchmarks`), encoded on its own and followed by the
 reference solution encoded on its own, as a generation after that prompt would be; only the
 solution's tokens count. A sequence longer than the model's context keeps its last tokens (the
 prompt is cut from the left) and is counted as truncated.
@@ -68,7 +68,7 @@ def heldout_loss(cfg: HeldoutConfig) -> dict[str, Any]:
     """Score every task of every benchmark; write OUT/losses.jsonl and OUT/summary.json; return the summary."""
     import torch
 
-    from textbooks.eval.benchmarks import load_benchmark
+    from textbooks.benchmarks import load_benchmark
     from textbooks.model.load import load_model
     from textbooks.tokenizer import load_tokenizer
 

@@ -24,8 +24,8 @@ from pathlib import Path
 from statistics import fmean
 from typing import Any
 
+from textbooks.benchmarks.tasks import Benchmark
 from textbooks.errors import UserError
-from textbooks.eval.tasks import Benchmark
 from textbooks.io import atomic_write_text
 
 EMBEDDED = "embedded"  # --judge-endpoint value that starts the embedded SmolLM2 teacher

@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
+from textbooks.benchmarks.tasks import Benchmark
 from textbooks.errors import UserError
 from textbooks.eval.execution import Sample, open_sandbox, programs
-from textbooks.eval.tasks import Benchmark
 from textbooks.io import atomic_write_text
 
 NEAR_LIMIT = 0.8  # a pass that took 80% of its time limit or more is doubtful
@@ -45,8 +46,7 @@ def recheck(bench: Benchmark, results: list[dict], settings, n: int, out_dir: st
     samples = [Sample(r["task_id"], r["sample"], r["completion"]) for r in doubtful]
     runs: dict[tuple, list[dict]] = defaultdict(list)
     if samples:
-        bench.prepare({s.task_id for s in samples}, settings.workers, progress, settings.isolation,
-                      settings.unsafe_no_isolation)
+        bench.prepare({s.task_id for s in samples}, partial(open_sandbox, settings), progress)
         repeated = ((key + (i,), program, timeout) for i in range(n) for key, program, timeout in programs(bench, samples, settings))
         bar = tqdm(total=n * len(samples), desc=f"{bench.name} recheck", unit="run", disable=not progress)
         with open_sandbox(settings) as sandbox:

@@ -25,21 +25,22 @@ import json
 import os
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
+from textbooks.benchmarks import load_benchmark
+from textbooks.benchmarks.tasks import Benchmark, Task, TaskId
 from textbooks.errors import UserError
-from textbooks.io import atomic_write_json, read_jsonl, sha256_file
 from textbooks.eval.backends import Backend, Sampling, open_backend, resolve_mode
-from textbooks.eval.benchmarks import load_benchmark
 from textbooks.eval.chat import chat_messages, entry_point_of
 from textbooks.eval.execution import EvalSettings, Sample, open_sandbox, programs
 from textbooks.eval.extract import extract_program
 from textbooks.eval.judge import JudgeSettings
-from textbooks.eval.tasks import Benchmark, Task, TaskId
 from textbooks.eval.passk import KS, score
+from textbooks.io import atomic_write_json, read_jsonl, sha256_file
 
 GENERATION_CHUNK = 32  # completions asked of a backend at a time; each chunk is on disk before the next
 EXTRACTION_FAILED = "extraction_failed"  # the status of a chat answer with no program in it
@@ -227,8 +228,7 @@ def execute(benchmark: Benchmark, samples: list[Sample], settings: EvalSettings,
         todo = [s for s in todo if not s.problem]
     isolation = None
     if todo:
-        benchmark.prepare({s.task_id for s in todo}, settings.workers, progress, settings.isolation,
-                          settings.unsafe_no_isolation)
+        benchmark.prepare({s.task_id for s in todo}, partial(open_sandbox, settings), progress)
         by_key = {(s.task_id, s.sample): s for s in todo}
         bar = tqdm(total=len(samples), initial=len(samples) - len(todo), desc=f"{benchmark.name} execute",
                    unit="sample", disable=not progress)

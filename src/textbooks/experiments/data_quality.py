@@ -26,11 +26,26 @@ from typing import Any
 from textbooks.config import to_dict
 from textbooks.errors import UserError
 from textbooks.experiments.arms import (
-    Arm, ArmRun, MeasureConfig, arm_specs, base_pipeline, check_arm_names, check_only_data_differs, describe_runs,
-    measure_stage, plan_runs, run_arms, with_run_dir,
+    Arm,
+    ArmRun,
+    MeasureConfig,
+    arm_specs,
+    base_pipeline,
+    check_arm_names,
+    check_only_data_differs,
+    describe_runs,
+    measure_stage,
+    plan_runs,
+    run_arms,
+    with_run_dir,
 )
 from textbooks.experiments.report import (
-    arms_figure, config_block, load_experiment, pack_tokens, scale_note, write_experiment_report,
+    arms_figure,
+    config_block,
+    load_experiment,
+    pack_tokens,
+    scale_note,
+    write_experiment_report,
 )
 from textbooks.experiments.stats import Spread, compare
 from textbooks.io import atomic_write_json

@@ -25,8 +25,17 @@ from textbooks.config import to_dict
 from textbooks.errors import UserError
 from textbooks.eval.heldout import read_losses
 from textbooks.experiments.arms import (
-    Arm, ArmRun, MeasureConfig, arm_specs, base_pipeline, check_only_data_differs, describe_runs, measure_stage,
-    plan_runs, run_arms, with_run_dir,
+    Arm,
+    ArmRun,
+    MeasureConfig,
+    arm_specs,
+    base_pipeline,
+    check_only_data_differs,
+    describe_runs,
+    measure_stage,
+    plan_runs,
+    run_arms,
+    with_run_dir,
 )
 from textbooks.experiments.report import config_block, load_experiment, scale_note, write_experiment_report
 from textbooks.experiments.stats import Spread

@@ -15,7 +15,15 @@ from textbooks.experiments.arms import ArmRun
 from textbooks.experiments.stats import Spread
 from textbooks.io import atomic_write_text
 from textbooks.pipeline.report import (
-    FILES, REPORT_HTML, REPORT_MD, Block, Figure, Section, figure_png, render_html, render_markdown,
+    FILES,
+    REPORT_HTML,
+    REPORT_MD,
+    Block,
+    Figure,
+    Section,
+    figure_png,
+    render_html,
+    render_markdown,
 )
 
 T = TypeVar("T")

@@ -39,8 +39,8 @@ def export_hf_command(
     dtype: str = typer.Option("float32", help=DTYPE_HELP),
 ) -> None:
     """Write a transformers PhiForCausalLM folder (weights, config, tokenizer; a model card when it comes from `textbooks run`)."""
-    from textbooks.model.load import load_model
     from textbooks.model.hf import export_hf
+    from textbooks.model.load import load_model
     from textbooks.pipeline.cards import card_for_model
 
     loaded = load_model(model, dtype=dtype)

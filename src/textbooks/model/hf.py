@@ -23,7 +23,15 @@ from safetensors.torch import save_file
 
 from textbooks.errors import UserError
 from textbooks.io import read_json, staged_directory
-from textbooks.model.checkpoint import CONFIG_FILE, WEIGHTS_FILE, build_model, check_state_dict, dtype_name, is_model_dir, parse_dtype
+from textbooks.model.checkpoint import (
+    CONFIG_FILE,
+    WEIGHTS_FILE,
+    build_model,
+    check_state_dict,
+    dtype_name,
+    is_model_dir,
+    parse_dtype,
+)
 from textbooks.model.phi import Phi, PhiConfig
 from textbooks.tokenizer import EOS_ID, save_hf_tokenizer
 

@@ -58,7 +58,8 @@ def _generate_command(kind: str, help: str):
         print(f"{job.out}: {result.dataset.num_rows:,} {result.dataset.kind} records of {stats['requests']:,} requests "
               f"(rejected: {rejected}); {state}")
         if decontaminate:
-            from textbooks.decontam.pipeline import decontaminate as remove_benchmarks, decontam_dir
+            from textbooks.decontam.pipeline import decontam_dir
+            from textbooks.decontam.pipeline import decontaminate as remove_benchmarks
 
             print(remove_benchmarks(job.out, decontam_dir(job.out)).line())
 

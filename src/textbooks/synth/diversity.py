@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from textbooks.data.datasets import Dataset
-from textbooks.io import atomic_write_json
 from textbooks.data.dedup import tokens
 from textbooks.data.embed import Embedder, get_embedder
+from textbooks.io import atomic_write_json
 
 NGRAM_SIZES = (1, 2, 3, 4)
 PERCENTILES = (5, 25, 50, 75, 95)

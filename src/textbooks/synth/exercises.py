@@ -30,7 +30,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from textbooks.eval.sandbox import Limits, Sandbox
+from textbooks.sandbox import Limits, Sandbox
 from textbooks.synth.constraints import Pools
 from textbooks.synth.generate import Generator, Item, SynthConfig
 from textbooks.synth.templates import Template, builtin_template_path, load_template

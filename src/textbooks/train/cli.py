@@ -53,9 +53,16 @@ def train_command(
     overrides: list[str] | None = typer.Argument(None, help="key=value config overrides, e.g. optim.lr=3e-4 max_steps=200."),
 ) -> None:
     """Pretrain or finetune; under `torchrun --nproc-per-node N` the same command trains data-parallel."""
-    from textbooks.train.trainer import train_from_cli
+    from textbooks.config import load_config
+    from textbooks.eval.selection import pass_at_1_scorer
+    from textbooks.train.config import TrainConfig, preset_path
+    from textbooks.train.trainer import train
 
-    summary = train_from_cli(config, data, out, init, list(overrides or []))
+    cfg = load_config(TrainConfig, preset_path(config), list(overrides or []))
+    section = cfg.checkpoint
+    scorer = (pass_at_1_scorer(section.benchmark, section.benchmark_limit, section.unsafe_no_isolation)
+              if section.best_by == "pass@1" else None)
+    summary = train(cfg, data, out, init=init, score_checkpoint=scorer)
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one line, not one per rank
         numbers = ", ".join(f"{k} {v:.4g}" for k, v in summary.items() if isinstance(v, float))
         print(f"{summary['run_dir']}: step {summary['step']}" + (f", {numbers}" if numbers else "")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +30,6 @@ from torch import nn
 
 from textbooks.config import dump_yaml, load_config, read_yaml, to_dict
 from textbooks.errors import UserError
-from textbooks.eval.sandbox import check_isolation
 from textbooks.model.loss import IGNORE_INDEX
 from textbooks.model.phi import Phi, PhiConfig, flops_per_token
 from textbooks.train import parallel, state
@@ -39,22 +38,32 @@ from textbooks.train.loader import PackedData
 from textbooks.train.metrics import MetricsLogger, Throughput, device_peak_flops, plot_loss_curves
 from textbooks.train.schedule import lr_at
 
+# (a saved model's directory, the device to run it on) -> its scores ({"pass@1": ...}); handed in
+# by the caller, because training does not import evaluation (see `textbooks.eval.selection`).
+CheckpointScorer = Callable[[Path, str], dict]
+
 # Changing these between a run and its resume would silently train something else.
 RESUME_MUST_MATCH = ("model", "data", "batch.global_batch", "optim", "schedule", "seed", "precision")
 
 
 def train_from_cli(config_path: str | Path | None, data_dir: str | Path, out_dir: str | Path,
-                   init: str | Path | None = None, overrides: Sequence[str] = ()) -> dict:
+                   init: str | Path | None = None, overrides: Sequence[str] = (),
+                   score_checkpoint: CheckpointScorer | None = None) -> dict:
     """`textbooks train`: a preset name or YAML path, dotted overrides; returns the run's summary."""
     cfg = load_config(TrainConfig, preset_path(config_path) if config_path else None, overrides)
-    return train(cfg, data_dir, out_dir, init=init)
+    return train(cfg, data_dir, out_dir, init=init, score_checkpoint=score_checkpoint)
 
 
-def train(cfg: TrainConfig, data_dir: str | Path, run_dir: str | Path, *, init: str | Path | None = None) -> dict:
+def train(cfg: TrainConfig, data_dir: str | Path, run_dir: str | Path, *, init: str | Path | None = None,
+          score_checkpoint: CheckpointScorer | None = None) -> dict:
+    """Train; `score_checkpoint` scores each saved model when `checkpoint.best_by` is a benchmark score."""
+    if cfg.checkpoint.best_by == "pass@1" and score_checkpoint is None:
+        raise UserError("checkpoint.best_by=pass@1: expected an evaluation function to score checkpoints with "
+                        "(`textbooks train` makes one; from Python, pass score_checkpoint=)")
     runtime = parallel.init_runtime()
     deterministic = torch.are_deterministic_algorithms_enabled()
     try:
-        return Trainer(cfg, Path(data_dir), Path(run_dir), runtime, init).run()
+        return Trainer(cfg, Path(data_dir), Path(run_dir), runtime, init, score_checkpoint).run()
     finally:
         torch.use_deterministic_algorithms(deterministic)  # a library call leaves the process as it was
         parallel.shutdown(runtime)
@@ -100,8 +109,9 @@ def reseed(seed: int, step: int, rank: int) -> None:
 
 class Trainer:
     def __init__(self, cfg: TrainConfig, data_dir: Path, run_dir: Path, runtime: parallel.Runtime,
-                 init: str | Path | None):
+                 init: str | Path | None, score_checkpoint: CheckpointScorer | None = None):
         self.cfg, self.run_dir, self.rt, self.init = cfg, run_dir, runtime, init
+        self.score_checkpoint = score_checkpoint
         self.model_config = model_config_of(cfg)
         self.accum = cfg.grad_accum_steps(runtime.world_size)
         self.resume_from = state.latest(run_dir)
@@ -152,7 +162,6 @@ class Trainer:
             ignored = f"; --init {self.init} ignored" if self.init is not None else ""
             log.message(f"resuming from {self.resume_from.path} (step {self.step}){ignored}")
         if cfg.checkpoint.best_by == "pass@1":
-            check_isolation(cfg.checkpoint.unsafe_no_isolation)  # refuse now, not at the first checkpoint
             log.message(f"warning: checkpoint.best_by=pass@1 picks the checkpoint on {cfg.checkpoint.benchmark} itself; "
                         "the chosen checkpoint's score on it is inflated (selection on the test set)")
         throughput = Throughput(flops_per_token(self.model_config, cfg.data.seq_len),
@@ -209,10 +218,13 @@ class Trainer:
                                 model_config=self.model_config,
                                 meta={"tokens": self.step * self.tokens_per_step, "metrics": metrics},
                                 keep_last=cfg.checkpoint.keep_last, best_by=cfg.checkpoint.best_by,
-                                score=self.score_pass_at_1 if cfg.checkpoint.best_by == "pass@1" else None)
+                                score=self.score_saved if cfg.checkpoint.best_by == "pass@1" else None)
         if "pass@1" in saved.meta["metrics"]:
             log.log(self.step, {"pass@1": saved.meta["metrics"]["pass@1"]})
         log.message(f"step {self.step}: saved {saved.path}")
+
+    def score_saved(self, model_dir: Path) -> dict:
+        return self.score_checkpoint(model_dir, str(self.rt.device))
 
     def train_step(self) -> tuple[torch.Tensor | None, torch.Tensor | None, float]:
         """(mean loss, gradient norm, lr) of one optimizer step; loss None when it had no target."""
@@ -248,19 +260,6 @@ class Trainer:
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         return parallel.all_reduce_sum(total, rt) / targets, grad_norm, lr
-
-    def score_pass_at_1(self, model_dir: Path) -> dict:
-        """Greedy pass@1 of a saved model through the eval runner (samples kept beside the model)."""
-        from textbooks.eval.backends import open_backend
-        from textbooks.eval.benchmarks import load_benchmark
-        from textbooks.eval.runner import EvalSettings, evaluate
-
-        section = self.cfg.checkpoint
-        backend = open_backend(str(model_dir), "checkpoint", device=str(self.rt.device))
-        summary = evaluate(load_benchmark(section.benchmark), model_dir.parent / f"eval-{section.benchmark}",
-                           backend=backend, progress=False,
-                           settings=EvalSettings(limit=section.benchmark_limit, unsafe_no_isolation=section.unsafe_no_isolation))
-        return {"pass@1": summary["scores"]["pass@1"]["estimate"]}
 
     @torch.no_grad()
     def validate(self) -> float | None:

@@ -1,18 +1,21 @@
 """What every benchmark is made of: its tasks, and how a completion becomes a program to check.
 
-The loaders that fill these in are in textbooks.eval.benchmarks; the + benchmarks' subclass, which
-also knows each task's expected outputs, is in textbooks.eval.groundtruth.
+The loaders that fill these in are in textbooks.benchmarks; the + benchmarks' subclass, which
+also knows each task's expected outputs, is in textbooks.benchmarks.groundtruth.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 from textbooks.errors import UserError
 
 TaskId = str | int
+# Limits as keyword values (timeout_s=, memory_bytes=, output_bytes=) -> a started textbooks.sandbox.Sandbox.
+OpenSandbox = Callable[..., AbstractContextManager]
 MAX_NEW_TOKENS = 512  # above every reference solution in phi-1's tokens (at most 297 HumanEval, 456 MBPP)
 
 
@@ -54,9 +57,12 @@ class Benchmark:
     def program(self, task: Task, completion: str) -> str:
         return self.build_program(task, completion)
 
-    def prepare(self, task_ids: Iterable[TaskId] | None = None, workers: int | None = None, progress: bool = True,
-                isolation: str = "auto", unsafe_no_isolation: bool = False) -> None:
-        """Compute what checking `task_ids` needs beyond the data file (the + benchmarks' expected outputs)."""
+    def prepare(self, task_ids: Iterable[TaskId] | None = None, open_sandbox: OpenSandbox | None = None,
+                progress: bool = True) -> None:
+        """Compute what checking `task_ids` needs beyond the data file (the + benchmarks' expected outputs).
+
+        `open_sandbox(**limits)` starts the sandbox that runs the reference solutions: it is handed in
+        because the benchmarks sit beside the sandbox in DESIGN.md's layers, not above it."""
 
 
 def exits_fail(statement: str) -> str:

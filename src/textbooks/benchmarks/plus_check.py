@@ -1,6 +1,6 @@
 """The code that runs INSIDE the sandbox for HumanEval+ and MBPP+ (stdlib only, no `textbooks`).
 
-`textbooks.eval.groundtruth` pastes this file's source in front of each program, followed by one
+`textbooks.benchmarks.groundtruth` pastes this file's source in front of each program, followed by one
 call: `ground_truth(...)` runs the canonical solution on the inputs and prints the expected
 outputs with the reference run time of each input; `check(...)` runs a candidate solution on the
 same inputs and raises at the first input whose output is wrong or late, so the program passes iff

@@ -1,7 +1,7 @@
 """Start a command inside namespaces of its own with bubblewrap's view of the file system, without
-bubblewrap: the "namespaces" isolation level of `textbooks.eval.sandbox`.
+bubblewrap: the "namespaces" isolation level of `textbooks.sandbox`.
 
-Run as `python -I sandbox_namespaces.py SETUP_JSON COMMAND...`; like the worker it imports nothing
+Run as `python -I namespaces.py SETUP_JSON COMMAND...`; like the worker it imports nothing
 from `textbooks` (nor anything lazily: between the two root switches there are no files to import).
 Plain system calls through ctypes rather than util-linux's commands: its `mount` makes a recursive
 read-only bind only from 2.39 (Debian 12 ships 2.38), and chaining `unshare`, `mount`, `pivot_root`
