@@ -18,8 +18,8 @@ import typer
 
 from textbooks.cli import app
 from textbooks.pipeline import plan as plan_module
+from textbooks.pipeline.kinds import STAGES
 from textbooks.pipeline.spec import load_spec
-from textbooks.pipeline.stages import stage_kinds
 
 DATA = Path(__file__).parent / "data"
 STAGE_KEYS = DATA / "stage_keys.json"
@@ -31,7 +31,7 @@ REPIN = os.environ.get("TEXTBOOKS_REPIN") == "1"
 def shipped_stage_keys(monkeypatch, tmp_path) -> dict[str, dict[str, str]]:
     # A source tree's listing differs between machines (this Python's standard library, a /data
     # that exists only on the cluster): the pinned keys are of the configs and the graph alone.
-    for stage in stage_kinds().values():
+    for stage in STAGES.values():
         monkeypatch.setattr(type(stage), "key_extra", lambda self, config: "listing")
     keys = {}
     for name in SHIPPED_PIPELINES:

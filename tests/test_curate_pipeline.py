@@ -194,14 +194,14 @@ def test_until_dedup_stops_before_the_teacher_and_its_result_is_the_dedup_datase
 
 def test_a_slurm_submission_inside_a_pipeline_stage_is_one_line_saying_to_run_again(tmp_path, monkeypatch):
     from textbooks.curate.executor import Submitted
-    from textbooks.pipeline import stages_curate
+    from textbooks.pipeline.kinds import curate
+    from textbooks.pipeline.kinds.base import StageContext
     from textbooks.pipeline.spec import Launcher
-    from textbooks.pipeline.stages import StageContext
 
     def submit(job):
         raise Submitted("submitted 3 Slurm jobs; run the same command again when they finish")
 
-    monkeypatch.setattr(stages_curate, "run_curate", submit)
+    monkeypatch.setattr(curate, "run_curate", submit)
     ctx = StageContext("code", tmp_path / "code", CurateJob(sources=[str(STDLIB / "json")]), {}, tmp_path, Launcher())
     with pytest.raises(UserError, match="^submitted 3 Slurm jobs; run the same command again when they finish$"):
-        stages_curate.CurateStage().run(ctx)
+        curate.CurateStage().run(ctx)

@@ -302,7 +302,7 @@ def test_textbooks_report_rebuilds_the_page_and_cards_from_the_run_directory(tmp
 
 
 def test_the_pass_rate_interval_does_not_collapse_when_every_task_fails():
-    from textbooks.pipeline.report import wilson_interval
+    from textbooks.pipeline.kinds.evaluate import wilson_interval
 
     low, high = wilson_interval(0, 2)  # 0 of 2 solved says little: the rate could well be 65%
     assert low == 0.0 and high == pytest.approx(0.6576, abs=1e-4)

@@ -18,6 +18,7 @@ import itertools
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -237,6 +238,15 @@ def import_sources(
             if seen == 0:  # raised inside the block: nothing is published
                 raise UserError(f"{', '.join(sources)}: no records; is the source empty (or the pattern {pattern!r} wrong)?")
     return Dataset.open(out)
+
+
+@dataclass
+class ImportConfig:
+    """Local trees of source files as a `code` dataset (`textbooks dataset import DIR ...`; the `import` stage)."""
+
+    roots: list[Path] = field(default_factory=list)  # `$STDLIB/json`: a package of the standard library
+    pattern: str = "*.py"
+    rows_per_shard: int = 50_000
 
 
 def import_local_trees(

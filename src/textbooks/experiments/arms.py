@@ -32,10 +32,10 @@ from typing import Any
 from textbooks.config import read_yaml, set_dotted, to_dict
 from textbooks.errors import UserError
 from textbooks.io import read_json
+from textbooks.pipeline.kinds.base import DATASET, PACK
 from textbooks.pipeline.plan import STAGE_RECORD, Plan, ancestors_of, config_without, make_plan
 from textbooks.pipeline.runner import RunOptions, RunResult, run_pipeline
 from textbooks.pipeline.spec import PipelineSpec, pipeline_path, spec_from_data
-from textbooks.pipeline.stages import DATASET, PACK
 
 ARM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 SHARED = ("stages", "cache")  # RUN_DIR entries every arm's run links to

@@ -49,7 +49,7 @@ from textbooks.experiments.report import (
 )
 from textbooks.experiments.stats import Spread, compare
 from textbooks.io import atomic_write_json
-from textbooks.pipeline.report import Section, Table
+from textbooks.pipeline.render import Section, Table
 
 PAPER = ("phi-1 paper, Figure 2.1 (350M model, HumanEval pass@1): unfiltered Stack 12.19%, filtered Stack 17.68%, "
          "filtered Stack + synthetic textbooks 20.12%; finetuned on CodeExercises: 29%, 41%, 45%.")

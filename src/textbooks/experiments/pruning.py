@@ -40,7 +40,7 @@ from textbooks.experiments.arms import (
 from textbooks.experiments.report import config_block, load_experiment, scale_note, write_experiment_report
 from textbooks.experiments.stats import Spread
 from textbooks.io import atomic_write_json, read_json, read_jsonl
-from textbooks.pipeline.report import Section, Table
+from textbooks.pipeline.render import Section, Table
 from textbooks.pipeline.spec import parse_input_ref
 
 UNPRUNED, PRUNED = "unpruned", "pruned"

@@ -14,17 +14,8 @@ from textbooks.config import apply_override, from_dict, read_yaml, shipped_or_pa
 from textbooks.experiments.arms import ArmRun
 from textbooks.experiments.stats import Spread
 from textbooks.io import atomic_write_text
-from textbooks.pipeline.report import (
-    FILES,
-    REPORT_HTML,
-    REPORT_MD,
-    Block,
-    Figure,
-    Section,
-    figure_png,
-    render_html,
-    render_markdown,
-)
+from textbooks.pipeline.render import FILES, Block, Figure, Section, figure_png, render_html, render_markdown
+from textbooks.pipeline.report import REPORT_HTML, REPORT_MD
 
 T = TypeVar("T")
 DEMO_PRESETS = ("nano", "tiny")  # models of a few million parameters: minutes on a CPU

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -55,6 +56,13 @@ HF_FIELDS = {
     "resid_pdrop": "resid_pdrop",
     "init_std": "initializer_range",
 }
+
+
+@dataclass
+class ExportConfig:
+    """`textbooks export-hf` (and the `export-hf` stage): the weights' dtype in the folder."""
+
+    dtype: str = "float32"
 
 
 def hf_config(config: PhiConfig, dtype: torch.dtype) -> dict:

@@ -15,9 +15,9 @@ import yaml
 
 from textbooks.data.datasets import Dataset
 from textbooks.io import atomic_write_text
+from textbooks.pipeline.kinds.base import DATASET, EVAL, MODEL
 from textbooks.pipeline.lineage import LINEAGE, ancestors, read_lineage
 from textbooks.pipeline.plan import STAGE_RECORD
-from textbooks.pipeline.stages import DATASET, EVAL, MODEL
 
 CARD = "README.md"
 LIMITS = ("Trained by the `textbooks` pipeline. Small models trained briefly write plausible-looking code that is "

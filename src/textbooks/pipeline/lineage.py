@@ -16,8 +16,8 @@ from textbooks import __version__
 from textbooks.config import to_dict
 from textbooks.data.datasets import MANIFEST
 from textbooks.io import atomic_write_json, read_json, sha256_file
+from textbooks.pipeline.kinds.base import DATASET, MODEL, PACK
 from textbooks.pipeline.plan import STAGE_RECORD, Plan, ancestors_of
-from textbooks.pipeline.stages import DATASET, MODEL, PACK
 from textbooks.train.shards import MANIFEST as PACK_MANIFEST
 
 LINEAGE = "lineage.json"

@@ -22,8 +22,9 @@ from textbooks.config import from_dict, read_yaml, to_dict
 from textbooks.data.datasets import MANIFEST
 from textbooks.errors import UserError
 from textbooks.io import read_json
+from textbooks.pipeline.kinds import STAGES
+from textbooks.pipeline.kinds.base import DATASET, PACK, Input, Role, Stage
 from textbooks.pipeline.spec import InputRef, PipelineSpec, StageSpec
-from textbooks.pipeline.stages import DATASET, PACK, Input, Role, Stage, stage_kinds
 from textbooks.train.shards import MANIFEST as PACK_MANIFEST
 
 STAGE_RECORD = "stage.json"  # written into a stage's directory when it has finished: the completion marker
@@ -84,7 +85,7 @@ def ancestors_of(parents: Mapping[str, Iterable[str]], name: str) -> set[str]:
 def make_plan(spec: PipelineSpec, run_dir: Path) -> Plan:
     """Check the whole file and compute every key; raises UserError naming file and key."""
     where = spec.origin
-    kinds = stage_kinds()
+    kinds = STAGES
     for name, section in spec.stages.items():
         if section.kind not in kinds:
             raise UserError(f"{where}: stages.{name}.kind: unknown stage kind {section.kind!r}; expected one of "

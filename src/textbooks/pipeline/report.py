@@ -4,59 +4,32 @@ report.html is self-contained (plots inlined as base64 PNG, no script, no networ
 says the same with its plots in report-files/. Both are rebuilt from lineage.json and the stage
 directories, so `textbooks report` works on any finished or half-finished run.
 
-Sections: stages and wall time, the data funnel, what each kind of stage adds (diversity of
-synthetic data, loss curves, pass@1 with its interval; kinds living in other modules add theirs
-through SECTIONS), teacher tokens and cost.
+Sections: stages and wall time, the data funnel, what each kind of stage adds (its `report`, in the
+order the pipeline runs them: curation, diversity of synthetic data, decontamination, loss curves,
+pass@1 with its interval, held-out loss), teacher tokens and cost.
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import io
-import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from textbooks.io import atomic_write_text, read_json, read_jsonl
+from textbooks.io import atomic_write_text, read_json
+from textbooks.pipeline.kinds import STAGES
 from textbooks.pipeline.lineage import read_lineage
+from textbooks.pipeline.render import (
+    FILES,
+    Block,
+    Figure,
+    Section,
+    Table,
+    figure_png,
+    new_figure,
+    render_html,
+    render_markdown,
+)
 
-REPORT_HTML, REPORT_MD, FILES = "report.html", "report.md", "report-files"
-
-
-@dataclass
-class Table:
-    headers: list[str]
-    rows: list[list[Any]]
-
-
-@dataclass
-class Figure:
-    name: str  # file name stem in report-files/
-    caption: str
-    png: bytes
-
-
-Block = str | Table | Figure  # a str is a paragraph (Markdown inline code allowed)
-
-
-@dataclass
-class Section:
-    title: str
-    blocks: list[Block] = field(default_factory=list)
-
-
-# Stage kind -> what it adds to the report: fn(run_dir, name, lineage entry) -> blocks.
-SECTIONS: dict[str, tuple[str, Callable[[Path, str, dict[str, Any]], list[Block]]]] = {}
-
-
-def section(kind: str, title: str):
-    def add(fn: Callable[[Path, str, dict[str, Any]], list[Block]]):
-        SECTIONS[kind] = (title, fn)
-        return fn
-    return add
+REPORT_HTML, REPORT_MD = "report.html", "report.md"
 
 
 def write_report(run_dir: Path) -> Path:
@@ -73,20 +46,21 @@ def write_report(run_dir: Path) -> Path:
 
 
 def build_report(run_dir: Path, data: dict[str, Any]) -> list[Section]:
-    from textbooks.pipeline.stages import stage_kinds
-
-    stage_kinds()  # kinds in modules of their own register their report sections when imported
     stages = data["stages"]
     final = (data.get("final_model") or {}).get("stage")
     overview = [f"Pipeline `{data['pipeline']['path']}` (sha256 `{data['pipeline']['sha256'][:12]}`), run directory "
                 f"`{data['run_dir']}`, written {data['written_at']}. Final model: `{final or 'none'}`.",
                 _stage_table(stages), _wall_time_figure(stages)]
     sections = [Section("Run", overview), Section("Data funnel", _funnel(run_dir, stages))]
-    for kind, (title, build) in SECTIONS.items():
-        blocks = [b for name, e in stages.items() if e["kind"] == kind and e["done"]
-                  for b in [f"**{name}**", *build(run_dir, name, e)]]
-        if blocks:
-            sections.append(Section(title, blocks))
+    by_title: dict[str, Section] = {}  # one section per kind, in the order the pipeline first runs it
+    for name, e in stages.items():
+        kind = STAGES[e["kind"]]
+        if kind.report_title is None or not e["done"]:
+            continue
+        if kind.report_title not in by_title:
+            by_title[kind.report_title] = Section(kind.report_title)
+            sections.append(by_title[kind.report_title])
+        by_title[kind.report_title].blocks += [f"**{name}**", *kind.report(run_dir, name, e)]
     sections.append(Section("Teacher tokens and cost", _teacher_costs(stages)))
     return sections
 
@@ -174,177 +148,3 @@ def _teacher_costs(stages: dict[str, Any]) -> list[Block]:
 
 def _synth_stats(entry: dict[str, Any]) -> dict[str, Any]:
     return (entry.get("made_by") or {}).get("synth") or {}
-
-
-# --- what each stage kind adds ---------------------------------------------------------------------
-
-def _diversity(run_dir: Path, name: str, entry: dict[str, Any]) -> list[Block]:
-    from textbooks.synth.diversity import diversity_report
-
-    report = diversity_report(run_dir / entry["output"], embedder="hashing", sample=500)
-    gen = report["generation"]
-    rows = [["records", f"{report['rows']:,}"],
-            *[[f"distinct {n}-grams", f"{v:.3f}"] for n, v in report["distinct_ngrams"].items()],
-            ["mean pairwise distance (hashing embedding)", f"{report['embedding']['mean_pairwise_distance']:.3f}"],
-            *[[f"{column} coverage", f"{cov['present']:,}" + (f" of {cov['total']:,}" if cov["total"] else "")]
-              for column, cov in report["coverage"].items()]]
-    blocks: list[Block] = [Table(["measure", "value"], rows)]
-    rejected = gen.get("rejected") or {}
-    if gen.get("requests"):
-        plt, fig, ax = new_figure(height=0.35 * (len(rejected) + 1) + 1)
-        labels = ["kept", *rejected]
-        ax.barh(labels[::-1], [gen["kept"], *rejected.values()][::-1],
-                color=["#c44e52"] * len(rejected) + ["#55a868"])
-        ax.set_xlabel("teacher answers")
-        blocks.append(Figure(f"{name}-answers", f"{name}: teacher answers kept and why the rest were rejected",
-                             figure_png(plt, fig)))
-    return blocks
-
-
-def _loss_curves(run_dir: Path, name: str, entry: dict[str, Any]) -> list[Block]:
-    metrics = run_dir / entry["output"] / "metrics.jsonl"
-    if not metrics.is_file():
-        return ["No metrics.jsonl."]
-    train, val = [], []
-    for _, row in read_jsonl(metrics):
-        if "loss" in row:
-            train.append((row["step"], row["loss"]))
-        if "val_loss" in row:
-            val.append((row["step"], row["val_loss"]))
-    plt, fig, ax = new_figure()
-    if train:
-        ax.plot(*zip(*train), label="train loss")
-    if val:
-        ax.plot(*zip(*val), "o-", label="validation loss")
-    ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy (nats per token)")
-    ax.legend()
-    summary = entry.get("summary", {})
-    text = ", ".join(f"{k} {summary[k]:.4g}" for k in ("loss", "val_loss") if isinstance(summary.get(k), float))
-    return [f"{entry['config']['model']['preset']} model, {entry['config']['max_steps']:,} steps; final {text or 'n/a'}.",
-            Figure(f"{name}-loss", f"{name}: loss per step", figure_png(plt, fig))]
-
-
-def wilson_interval(solved: int, tasks: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval of a pass rate, tasks taken as coin flips. The eval's bootstrap over
-    tasks collapses to a point when every task fails (or passes); this one does not. (A formula:
-    not worth scipy as a dependency.)"""
-    if tasks == 0:
-        return 0.0, 1.0
-    p = solved / tasks
-    centre = (p + z * z / (2 * tasks)) / (1 + z * z / tasks)
-    half = z * math.sqrt(p * (1 - p) / tasks + z * z / (4 * tasks * tasks)) / (1 + z * z / tasks)
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def _pass_at_1(run_dir: Path, name: str, entry: dict[str, Any]) -> list[Block]:
-    summary = read_json(run_dir / entry["output"] / "summary.json")
-    score = summary["scores"]["pass@1"]
-    tasks, total = summary["tasks_scored"], summary["tasks_in_benchmark"]
-    solved = round(score["estimate"] * tasks)
-    low, high = wilson_interval(solved, tasks)
-    rows = [[summary["benchmark"], f"{tasks} of {total}", f"{100 * score['estimate']:.1f}%",
-             f"{100 * score['ci_low']:.1f} - {100 * score['ci_high']:.1f}%", f"{100 * low:.1f} - {100 * high:.1f}%",
-             ", ".join(f"{k} {v}" for k, v in sorted(summary.get("statuses", {}).items()))]]
-    meaning = (f"pass@1 is the share of tasks whose first completion passes every test: here about {solved} of "
-               f"{tasks}. Counting tasks as coin flips, the true rate lies between {100 * low:.0f}% and "
-               f"{100 * high:.0f}% (95%). ")
-    meaning += ("At this scale the score is a smoke test of the pipeline, not a measure of the model: phi-1 "
-                "(1.3B parameters, 7B tokens seen about 8 times) scores 50.6% on all 164 HumanEval tasks and "
-                "phi-1-small (350M) 45%, while a model of a few million parameters trained for minutes is expected "
-                "to solve almost none." if tasks < total or tasks < 100 else
-                "This is the whole benchmark: comparable to published numbers of the same protocol (greedy, "
-                "the same prompt format and tests).")
-    plt, fig, ax = new_figure(height=1.6)
-    ax.errorbar([100 * score["estimate"]], [summary["benchmark"]], fmt="o", capsize=4,
-                xerr=[[100 * (score["estimate"] - low)], [100 * (high - score["estimate"])]])
-    ax.set_xlim(-2, 100)
-    ax.set_xlabel("pass@1 (%) with its 95% Wilson interval")
-    return [Table(["benchmark", "tasks", "pass@1", "95% bootstrap over tasks", "95% Wilson", "statuses"], rows),
-            meaning, Figure(f"{name}-pass1", f"{name}: pass@1 and its interval", figure_png(plt, fig))]
-
-
-def _heldout_loss(run_dir: Path, name: str, entry: dict[str, Any]) -> list[Block]:
-    benchmarks = entry.get("summary", {}).get("benchmarks", {})
-    rows = [[bench, f"{s['tasks']:,}", f"{s['tokens']:,}", "" if s["loss"] is None else f"{s['loss']:.3f}",
-             f"{s['truncated']:,}"] for bench, s in benchmarks.items()]
-    return [Table(["benchmark", "tasks", "solution tokens", "loss (nats per token)", "truncated"], rows),
-            "The loss of each benchmark's reference solution given its prompt: lower is better, and it moves "
-            "where pass@1 is still 0."]
-
-
-section("synth-textbooks", "Synthetic textbooks: diversity")(_diversity)
-section("synth-exercises", "Synthetic exercises: diversity")(_diversity)
-section("train", "Training: loss curves")(_loss_curves)
-section("eval", "Evaluation: pass@1 per benchmark")(_pass_at_1)
-section("heldout-loss", "Evaluation: held-out loss on reference solutions")(_heldout_loss)
-
-
-# --- rendering ---------------------------------------------------------------------------------
-
-def new_figure(height: float = 3.0):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, height))
-    return plt, fig, ax
-
-
-def figure_png(plt, fig) -> bytes:
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=90)
-    plt.close(fig)
-    return buffer.getvalue()
-
-
-def render_markdown(title: str, sections: list[Section], files: Path) -> str:
-    lines = [f"# {title}", ""]
-    for sec in sections:
-        lines += [f"## {sec.title}", ""]
-        for block in sec.blocks:
-            if isinstance(block, Table):
-                lines += ["| " + " | ".join(block.headers) + " |", "|" + " --- |" * len(block.headers)]
-                lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in block.rows]
-            elif isinstance(block, Figure):
-                (files / f"{block.name}.png").write_bytes(block.png)
-                lines.append(f"![{block.caption}]({FILES}/{block.name}.png)")
-            else:
-                lines.append(block)
-            lines.append("")
-    return "\n".join(lines)
-
-
-STYLE = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
-table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.25rem .6rem;text-align:left}
-th{background:#f3f3f3}figure{margin:1rem 0}img{max-width:100%}code{background:#f3f3f3;padding:0 .2rem}"""
-
-
-def _inline(text: str) -> str:
-    """Escape, then render Markdown's `code` and **bold** (all the paragraphs use)."""
-    parts = html.escape(text).split("`")
-    out = "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
-    bold = out.split("**")
-    return "".join(f"<strong>{p}</strong>" if i % 2 else p for i, p in enumerate(bold))
-
-
-def render_html(title: str, sections: list[Section]) -> str:
-    body = [f"<h1>{html.escape(title)}</h1>"]
-    for sec in sections:
-        body.append(f"<h2>{html.escape(sec.title)}</h2>")
-        for block in sec.blocks:
-            if isinstance(block, Table):
-                head = "".join(f"<th>{html.escape(h)}</th>" for h in block.headers)
-                rows = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
-                               for row in block.rows)
-                body.append(f"<table><tr>{head}</tr>{rows}</table>")
-            elif isinstance(block, Figure):
-                data = base64.b64encode(block.png).decode()
-                body.append(f'<figure><img alt="{html.escape(block.caption)}" src="data:image/png;base64,{data}">'
-                            f"<figcaption>{html.escape(block.caption)}</figcaption></figure>")
-            else:
-                body.append(f"<p>{_inline(block)}</p>")
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-            f"<style>{STYLE}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")

@@ -30,9 +30,9 @@ from textbooks import __version__
 from textbooks.config import to_dict
 from textbooks.errors import UserError
 from textbooks.io import atomic_write_json
+from textbooks.pipeline.kinds.base import StageContext
 from textbooks.pipeline.plan import STAGE_RECORD, Plan, PlannedStage, make_plan
 from textbooks.pipeline.spec import PipelineSpec
-from textbooks.pipeline.stages import StageContext
 from textbooks.teacher.client import TeacherClient, TeacherConfig
 
 ENDPOINT_TIMEOUT_S = 10.0

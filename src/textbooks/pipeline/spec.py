@@ -5,7 +5,7 @@
     launcher: {nproc_per_node: 8}  # how train stages start (see Launcher)
     stages:
       textbooks:
-        kind: synth-textbooks      # a stage kind from textbooks.pipeline.stages.STAGES
+        kind: synth-textbooks      # a stage kind from textbooks.pipeline.kinds.STAGES
         config: {num: 8}           # that command's own config class (SynthJob here)
       pretrain:
         kind: train

@@ -6,8 +6,7 @@
 
 Its directory holds every curation step's dataset (raw/, clean/, dedup/, annotated/, embedded/,
 scored/, filtered/) and report.json; downstream stages read filtered/ (dedup/ with `until: dedup`,
-the unfiltered baseline). Enabled by naming this
-module in textbooks.pipeline.stages.STAGE_MODULES.
+the unfiltered baseline).
 """
 
 from __future__ import annotations
@@ -20,20 +19,20 @@ from textbooks.curate.job import CurateJob, run_curate
 from textbooks.data.sources import HF_PREFIX, listing_sha256
 from textbooks.errors import UserError
 from textbooks.io import read_json
-from textbooks.pipeline.report import Block, Figure, Table, figure_png, new_figure, section
-from textbooks.pipeline.stages import DATASET, TEACHER_TRANSPORT, Stage, StageContext, register
+from textbooks.pipeline.kinds.base import DATASET, TEACHER_TRANSPORT, Stage, StageContext
+from textbooks.pipeline.render import Block, Figure, Table, figure_png, new_figure
 from textbooks.teacher import TeacherConfig
 
 STEPS = ("raw", "clean", "dedup", "annotated", "filtered")
 
 
-@register
 class CurateStage(Stage):
     kind = "curate"
     produces = DATASET
     config_class = CurateJob
     owned = ("out",)
     key_ignores = ("teacher_cache", "embedding_cache", "executor", *TEACHER_TRANSPORT)
+    report_title = "Curation: annotation and classifier"
 
     def output(self, out: Path, config: CurateJob) -> Path:
         return config.result_dir(out)
@@ -67,27 +66,25 @@ class CurateStage(Stage):
                 "tokens": result.report.get("tokens"), "annotation": result.annotation,
                 "classifier": result.report.get("classifier", {}).get("metrics")}
 
-
-@section("curate", "Curation: annotation and classifier")
-def curation_report(run_dir: Path, name: str, entry: dict[str, Any]) -> list[Block]:
-    out = run_dir / entry["path"]
-    summary = entry.get("summary", {})
-    blocks: list[Block] = [Table(["step", "files"], [[step, f"{rows:,}"] for step, rows in summary.get("steps", {}).items()])]
-    histogram = (summary.get("annotation") or {}).get("histogram") or {}
-    if histogram:
-        plt, fig, ax = new_figure()
-        ax.bar(list(histogram), list(histogram.values()), color="#4c72b0")
-        ax.set_xlabel("educational value (teacher's score)")
-        ax.set_ylabel("files")
-        blocks.append(Figure(f"{name}-scores", f"{name}: annotation scores of the rated sample", figure_png(plt, fig)))
-    metrics = summary.get("classifier") or {}
-    if metrics:
-        blocks.append(Table(["classifier (held out)", "accuracy", "F1", "ROC-AUC"],
-                            [[model, f"{m['accuracy']:.3f}", f"{m['f1']:.3f}", f"{m['roc_auc']:.3f}"]
-                             for model, m in metrics.items()]))
-    report = out / "report.json"
-    if report.is_file():
-        ends = read_json(report)
-        for end in ("top", "bottom"):
-            blocks += [f"{end} by quality: `{example['path']}` ({example['quality']:.3f})" for example in ends.get(end, [])]
-    return blocks
+    def report(self, run_dir: Path, name: str, entry: dict[str, Any]) -> list[Block]:
+        out = run_dir / entry["path"]
+        summary = entry.get("summary", {})
+        blocks: list[Block] = [Table(["step", "files"], [[step, f"{rows:,}"] for step, rows in summary.get("steps", {}).items()])]
+        histogram = (summary.get("annotation") or {}).get("histogram") or {}
+        if histogram:
+            plt, fig, ax = new_figure()
+            ax.bar(list(histogram), list(histogram.values()), color="#4c72b0")
+            ax.set_xlabel("educational value (teacher's score)")
+            ax.set_ylabel("files")
+            blocks.append(Figure(f"{name}-scores", f"{name}: annotation scores of the rated sample", figure_png(plt, fig)))
+        metrics = summary.get("classifier") or {}
+        if metrics:
+            blocks.append(Table(["classifier (held out)", "accuracy", "F1", "ROC-AUC"],
+                                [[model, f"{m['accuracy']:.3f}", f"{m['f1']:.3f}", f"{m['roc_auc']:.3f}"]
+                                 for model, m in metrics.items()]))
+        report = out / "report.json"
+        if report.is_file():
+            ends = read_json(report)
+            for end in ("top", "bottom"):
+                blocks += [f"{end} by quality: `{example['path']}` ({example['quality']:.3f})" for example in ends.get(end, [])]
+        return blocks

@@ -6,8 +6,7 @@
       config: {tau: 0.9, benchmarks: [humaneval, mbpp]}
 
 Its directory holds matches.parquet, split.json, report.md and summary.json; downstream stages
-read pruned/, the input less every flagged record. Enabled by naming this module in
-textbooks.pipeline.stages.STAGE_MODULES.
+read pruned/, the input less every flagged record.
 """
 
 from __future__ import annotations
@@ -18,12 +17,11 @@ from typing import Any
 
 from textbooks.decontam.config import DecontamConfig
 from textbooks.decontam.pipeline import run_decontam
-from textbooks.pipeline.report import Block, Table, section
-from textbooks.pipeline.stages import DATASET, Role, Stage, StageContext, register
+from textbooks.pipeline.kinds.base import DATASET, Role, Stage, StageContext
+from textbooks.pipeline.render import Block, Table
 from textbooks.teacher import TeacherConfig
 
 
-@register
 class DecontamStage(Stage):
     kind = "decontam"
     produces = DATASET
@@ -31,6 +29,7 @@ class DecontamStage(Stage):
     roles = {"dataset": Role(accepts=(DATASET,))}
     owned = ("input", "out")
     key_ignores = ("data_dir", "api_key_env", "judge_endpoint", "chunk_size")
+    report_title = "Decontamination"
 
     def output(self, out: Path, config: Any) -> Path:
         return out / "pruned"
@@ -49,12 +48,10 @@ class DecontamStage(Stage):
                 "removed": summary["removed"], "tau": summary["tau"], "problems": summary["problems"],
                 "similar_problems": summary["similar_problems"]}
 
-
-@section("decontam", "Decontamination")
-def decontam_report(run_dir: Path, name: str, entry: dict[str, Any]) -> list[Block]:
-    s = entry.get("summary", {})
-    table = Table(["records", "flagged and removed", "tau", "benchmark problems", "problems similar to the data"],
-                  [[f"{s.get('records', 0):,}", f"{s.get('removed', 0):,}", s.get("tau"), f"{s.get('problems', 0):,}",
-                    f"{s.get('similar_problems', 0):,}"]])
-    return [table, f"Per tier and at the paper's taus: `{entry['path']}/report.md`; the pairs: "
-                   f"`{entry['path']}/matches.parquet`; the split of each benchmark: `{entry['path']}/split.json`."]
+    def report(self, run_dir: Path, name: str, entry: dict[str, Any]) -> list[Block]:
+        s = entry.get("summary", {})
+        table = Table(["records", "flagged and removed", "tau", "benchmark problems", "problems similar to the data"],
+                      [[f"{s.get('records', 0):,}", f"{s.get('removed', 0):,}", s.get("tau"), f"{s.get('problems', 0):,}",
+                        f"{s.get('similar_problems', 0):,}"]])
+        return [table, f"Per tier and at the paper's taus: `{entry['path']}/report.md`; the pairs: "
+                       f"`{entry['path']}/matches.parquet`; the split of each benchmark: `{entry['path']}/split.json`."]

@@ -1,0 +1,101 @@
+"""What every stage kind is: a small adapter from a stage section to a library call, plus its report section.
+
+An adapter names its config class (the command's own: `SynthJob`, `TokenizeConfig`, `TrainConfig`,
+`EvalConfig`), the inputs it reads (roles, and what kind of output each accepts), the config keys
+the pipeline fills in itself (`out`, the input paths), the keys that do not change what it writes
+(left out of its key), `run`, and what it adds to the run's report (`report_title`, `report`).
+
+The heavy engines stay in charge: synthesis talks to the teacher fleet through its client,
+training starts through the configured launcher (`torchrun`, `srun ...`) as its own process, and
+every stage resumes from its own markers when the runner calls it again after a crash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textbooks.pipeline.render import Block
+from textbooks.pipeline.spec import Launcher
+from textbooks.teacher.client import TeacherConfig
+
+DATASET, PACK, MODEL, EVAL = "dataset", "pack", "model", "eval"
+# Transport and pacing of a `teacher:` section: a new fleet, key or rate limit gets the same answers
+# from the cache, so these keys are left out of a stage's key.
+TEACHER_TRANSPORT = tuple(f"teacher.{key}" for key in (
+    "endpoints", "api_key_env", "max_in_flight", "requests_per_minute", "tokens_per_minute", "timeout_s",
+    "max_retries", "backoff_base_s", "backoff_max_s", "cooldown_s", "failures_before_cooldown"))
+
+
+@dataclass(frozen=True)
+class Role:
+    """One named input of a stage kind: what it accepts, and whether it may be absent or repeated."""
+
+    accepts: tuple[str, ...]
+    required: bool = True
+    many: bool = False
+    weighted: bool = False  # NAME:WEIGHT allowed (tokenize mixtures)
+
+
+@dataclass(frozen=True)
+class Input:
+    """A resolved input: where it is on disk, its key, and what it is."""
+
+    ref: str
+    path: Path
+    key: str
+    produces: str
+    weight: float | None = None
+    stage: str | None = None  # the upstream stage's name; None for a dataset given by path
+
+
+@dataclass
+class StageContext:
+    name: str
+    out: Path  # RUN_DIR/stages/NAME-KEY: the stage writes its output here and nowhere else
+    config: Any
+    inputs: dict[str, list[Input]]
+    run_dir: Path
+    launcher: Launcher
+
+    def path(self, role: str) -> Path | None:
+        found = self.inputs.get(role) or []
+        return found[0].path if found else None
+
+
+class Stage:
+    kind: ClassVar[str]
+    produces: ClassVar[str]
+    config_class: ClassVar[type]
+    roles: ClassVar[dict[str, Role]] = {}
+    owned: ClassVar[tuple[str, ...]] = ()  # config keys the pipeline sets from the inputs and the stage directory
+    key_ignores: ClassVar[tuple[str, ...]] = ()  # dotted config keys that pace or locate work but never change it
+    report_title: ClassVar[str | None] = None  # the report section this kind adds; None: it adds none
+
+    def base_path(self, base: str) -> Path:
+        """A `base:` YAML the section's config is laid over."""
+        return Path(base)
+
+    def output(self, out: Path, config: Any) -> Path:
+        """Where, inside the stage directory, the dataset (pack, model) that downstream stages read is."""
+        return out
+
+    def key_extra(self, config: Any) -> str:
+        """What else decides the output, beyond config and input keys (e.g. a source tree's listing)."""
+        return ""
+
+    def teacher(self, config: Any) -> TeacherConfig | None:
+        """The teacher this stage calls: its endpoints must answer before the pipeline starts."""
+        return None
+
+    def estimate(self, ctx: StageContext) -> str | None:
+        """A dry-run note (what it would spend); sends nothing."""
+        return None
+
+    def run(self, ctx: StageContext) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def report(self, run_dir: Path, name: str, entry: dict[str, Any]) -> list[Block]:
+        """This finished stage's part of its kind's report section (`entry`: its lineage.json record)."""
+        return []
