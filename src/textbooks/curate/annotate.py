@@ -216,8 +216,11 @@ def annotate(
                      "prompt_sha": hashlib.sha256(request.messages[-1]["content"].encode()).hexdigest(),
                      "usage_tokens": answer.prompt_tokens + answer.completion_tokens})
     histogram = Counter(row["edu_score"] for row in rows)
+    # Every answer that decided the ratings, cached ones included: what the annotation costs at the teacher's prices.
     stats = {"requests": len(requests), "scored": len(rows), "rejected": dict(sorted(rejected.items())),
-             "histogram": {str(k): histogram[k] for k in range(MAX_SCORE + 1)}}
+             "histogram": {str(k): histogram[k] for k in range(MAX_SCORE + 1)},
+             "prompt_tokens": sum(a.prompt_tokens for a in answers.values()),
+             "completion_tokens": sum(a.completion_tokens for a in answers.values())}
     if not rows:
         raise UserError(f"annotation: none of {len(requests)} answers held a score 0-{MAX_SCORE} "
                         f"(rejected: {dict(rejected)}); is the teacher answering the prompt? answers are cached in {cache_path}")

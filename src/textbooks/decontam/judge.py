@@ -39,6 +39,7 @@ class Verdicts:
     rephrased: list[bool | None]  # per pair; None: not answered (budget, failure)
     unclear: int
     summary: str
+    tokens: dict[str, int]  # prompt and completion tokens of every answer, cached ones included
 
 
 def judge_messages(record_text: str, problem_text: str) -> list[dict[str, str]]:
@@ -71,4 +72,6 @@ def judge(pairs: list[tuple[str, str]], settings: JudgeSettings, cache: Path) ->
         verdict = read_verdict(answers[request.key].text)
         unclear += verdict is None
         rephrased.append(bool(verdict))
-    return Verdicts(rephrased, unclear, report.summary())
+    tokens = {"prompt_tokens": sum(a.prompt_tokens for a in answers.values()),
+              "completion_tokens": sum(a.completion_tokens for a in answers.values())}
+    return Verdicts(rephrased, unclear, report.summary(), tokens)

@@ -96,7 +96,7 @@ def decontaminate(source: str | Path, out: str | Path, config: DecontamConfig = 
     matches, stats = _score_chunks(data, scorer, staged, config.chunk_size, progress)
 
     with scorer.timed("judge"):
-        verdicts, judge_summary, judge_run = _judge(data, problems, matches, config, out)
+        verdicts, judge_summary, judge_run, judge_tokens = _judge(data, problems, matches, config, out)
     matches = matches.append_column("judge", pa.array(verdicts, pa.bool_()))
     flagged = flags(matches, config.tau)
     matches = matches.append_column("flagged", pa.array(flagged))
@@ -121,6 +121,7 @@ def decontaminate(source: str | Path, out: str | Path, config: DecontamConfig = 
                                               min_code_containment=config.min_code_containment))
     scorer.timings["write"] = time.perf_counter() - started
     summary["judge_run"] = judge_run  # timings and spend: kept out of the (deterministic) report
+    summary["judge_tokens"] = judge_tokens
     summary["seconds"] = {tier: round(seconds, 3) for tier, seconds in sorted(scorer.timings.items())}
     shutil.rmtree(staged.path / "chunks")  # all in matches.parquet now; OUT holds the outputs only
     staged.publish(SUMMARY, summary)
@@ -156,11 +157,11 @@ def _score_chunks(data: TrainingData, scorer: Scorer, staged: StagedDirectory, c
 
 
 def _judge(data: TrainingData, problems: list[Problem], matches: pa.Table, config: DecontamConfig,
-           out: Path) -> tuple[list[bool | None], str | None, str | None]:
+           out: Path) -> tuple[list[bool | None], str | None, str | None, dict[str, int] | None]:
     """The judge's verdict per pair: asked for the `judge_top` most similar pairs below tau."""
     verdicts: list[bool | None] = [None] * matches.num_rows
     if not config.judge_endpoint or not matches.num_rows:
-        return verdicts, None, None
+        return verdicts, None, None, None
     ast = pc.fill_null(matches["ast_match"], -1.0).to_numpy()
     cosine = pc.fill_null(matches["embed_cosine"], -1.0).to_numpy()
     eligible = np.flatnonzero(ast < config.tau)
@@ -178,7 +179,7 @@ def _judge(data: TrainingData, problems: list[Problem], matches: pa.Table, confi
     rephrased = sum(v is True for v in answered.rephrased)
     unanswered = sum(v is None for v in answered.rephrased)
     asked = f"{len(order)} pairs asked: {rephrased} rephrased, {answered.unclear} unclear answers, {unanswered} unanswered"
-    return verdicts, asked, answered.summary
+    return verdicts, asked, answered.summary, answered.tokens
 
 
 def _write_pruned(data: TrainingData, path: Path, removed: set[str], config: DecontamConfig, final: str) -> None:

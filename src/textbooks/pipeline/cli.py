@@ -16,13 +16,15 @@ def run_command(
     force: list[str] | None = typer.Option(None, "--force", help="Run this stage and everything downstream again (old outputs are kept aside); repeatable."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Say what would run, what is cached and the teacher tokens it would spend; run nothing."),
     gc: bool = typer.Option(False, "--gc", help="Afterwards, remove outputs under RUN_DIR/stages that no pointer and no stage of this file uses."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show everything the stages print (engines' logs, progress bars); by default it goes to RUN_DIR/logs/NAME.log."),
 ) -> None:
     """Run a pipeline: every stage in order, each only when its config or inputs changed."""
     from textbooks.pipeline.runner import RunOptions, run_pipeline
     from textbooks.pipeline.spec import load_spec
 
     spec = load_spec(pipeline, overrides or [])
-    result = run_pipeline(spec, run_dir, RunOptions(until=until, only=only, force=force or [], dry_run=dry_run, gc=gc))
+    result = run_pipeline(spec, run_dir, RunOptions(until=until, only=only, force=force or [], dry_run=dry_run, gc=gc,
+                                                      verbose=verbose))
     if result.report is not None:
         print(f"ran {len(result.ran)} stage(s), {len(result.cached)} cached; lineage {result.plan.run_dir / 'lineage.json'}")
         print(f"report: {result.report}")

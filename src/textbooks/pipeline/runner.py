@@ -5,23 +5,30 @@
                          once finished, its stage.json (key, config, inputs, wall time)
       NAME -> stages/NAME-KEY   the current output of each stage (a relative symlink)
       cache/             teacher answers, shared by every key of a stage
-      lineage.json, report.html, report.md, report-files/
+      logs/NAME.log      everything a stage printed (its engines' logs, progress bars, subprocesses)
+      lineage.json, report.html, report.md, summary.json, report-files/
 
 A stage whose directory holds stage.json is done and is not run again. A stage killed half-way
 has a directory without it: the next run calls the stage again on the same directory and the
 stage resumes from its own markers (dataset shards, token units, training checkpoints, eval
 lines). A changed config writes a new directory; an old one is never written into again, only
 removed by `--gc` once no pointer uses it.
+
+The console stays quiet: one line as a stage starts and one as it ends (with the run's progress:
+stage i of n, elapsed, an estimate of what is left); what the stage and the engines under it print
+goes to its log file. `verbose` lets it all through to the console as well.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import shutil
+import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +53,7 @@ class RunOptions:
     dry_run: bool = False
     gc: bool = False
     check_endpoints: bool = True
+    verbose: bool = False  # stages print to the console too, not only to logs/NAME.log
 
 
 @dataclass
@@ -75,6 +83,7 @@ def run_pipeline(spec: PipelineSpec, run_dir: Path | None = None, options: RunOp
         if options.gc:
             echo("--gc would remove: " + (", ".join(map(str, unused_outputs(plan))) or "nothing"))
         return result
+    progress = Progress(plan, selected)
     for number, name in enumerate(selected, start=1):
         planned = plan.stages[name]
         prefix = f"[{number}/{len(selected)}] {name} ({planned.stage.kind})"
@@ -84,13 +93,16 @@ def run_pipeline(spec: PipelineSpec, run_dir: Path | None = None, options: RunOp
             echo(f"{prefix}: cached, {planned.out.relative_to(run_dir)}")
             result.cached.append(name)
         else:
-            echo(f"{prefix}: running into {planned.out.relative_to(run_dir)}")
+            log = stage_log(run_dir, name)
+            echo(f"{prefix}: running into {planned.out.relative_to(run_dir)} (log: {log.relative_to(run_dir)})")
             try:
-                seconds = run_stage(plan, planned)
+                with stage_output(log, options.verbose):
+                    seconds = run_stage(plan, planned)
             except UserError as err:
-                raise UserError(f"stage {name} ({planned.stage.kind}): {err}; finished stages are kept and the "
-                                "next run resumes this one") from None
-            echo(f"{prefix}: done in {seconds:.0f} s")
+                raise UserError(f"stage {name} ({planned.stage.kind}): {err}; its log: {log}; finished stages are "
+                                "kept and the next run resumes this one") from None
+            progress.ran(name, seconds)
+            echo(f"{prefix}: done in {_duration(seconds)}; {progress.line()}")
             result.ran.append(name)
         point(run_dir, name, planned.out)
     from textbooks.pipeline.cards import write_cards
@@ -103,7 +115,94 @@ def run_pipeline(spec: PipelineSpec, run_dir: Path | None = None, options: RunOp
         result.removed = collect_garbage(plan)
         echo(f"--gc removed {len(result.removed)} unused output(s)")
     result.report = write_report(run_dir)
+    echo_warnings(run_dir, echo)
     return result
+
+
+def stage_log(run_dir: Path, name: str) -> Path:
+    """RUN_DIR/logs/NAME.log, appended to by every run of the stage (a resumed run follows the killed one)."""
+    path = run_dir / "logs" / f"{name}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextlib.contextmanager
+def stage_output(log: Path, verbose: bool) -> Iterator[None]:
+    """Send what the stage prints to `log`: at the file-descriptor level, so the engines' own loggers
+    (datatrove's loguru, tqdm bars), C libraries and subprocesses (training, the teacher server) follow.
+    Verbose: the console keeps it all and the log file is left alone."""
+    if verbose:
+        yield
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(log, "ab") as sink:
+        sink.write(f"--- {_utc(time.time())} ---\n".encode())
+        sink.flush()
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+class Progress:
+    """The run's overall line: stage i of n, elapsed, and what is left, estimated from the stages'
+    sizes (each stage kind's rough share of a run, scaled by the seconds the finished ones took)."""
+
+    def __init__(self, plan: Plan, selected: Sequence[str]):
+        self.started = time.monotonic()
+        self.todo = {n: stage_size(plan.stages[n]) for n in selected if not plan.stages[n].done}
+        self.size_done = self.seconds_done = 0.0
+
+    def ran(self, name: str, seconds: float) -> None:
+        self.size_done += self.todo.pop(name, 0.0)
+        self.seconds_done += seconds
+
+    def line(self) -> str:
+        elapsed = f"elapsed {_duration(time.monotonic() - self.started)}"
+        left = sum(self.todo.values())
+        if not left:
+            return elapsed
+        rate = self.seconds_done / self.size_done if self.size_done else None
+        eta = f"about {_duration(rate * left)} left" if rate else "time left unknown"
+        return f"{elapsed}, {eta} ({len(self.todo)} stage(s) to run)"
+
+
+def stage_size(planned: PlannedStage) -> float:
+    """A stage's work in rough units: what its config asks for (training steps, teacher requests,
+    rated files, benchmark tasks); 1 for the quick kinds."""
+    config = planned.config
+    kind = planned.stage.kind
+    if kind == "train":
+        return float(config.max_steps)
+    if kind.startswith("synth-"):
+        return float(config.num or 1) * 4
+    if kind == "curate":
+        return float(getattr(config.annotate, "sample", 1)) * 4
+    if kind == "eval":
+        return float(config.settings.limit or 164)
+    return 1.0
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def echo_warnings(run_dir: Path, echo: Callable[[str], None]) -> None:
+    """The run's warnings (summary.json), the last lines a person sees before the report's path."""
+    from textbooks.io import read_json
+    from textbooks.pipeline.summary import SUMMARY_JSON
+
+    for line in read_json(run_dir / SUMMARY_JSON)["warnings"]:
+        echo(f"warning: {line}")
 
 
 def select_stages(plan: Plan, options: RunOptions) -> list[str]:

@@ -36,6 +36,7 @@ from textbooks.teacher.cache import AnswerCache
 # target would take if every answer were kept at full length (a teacher whose answers are
 # nearly all rejected must not run forever).
 MAX_REQUESTS_FACTOR = 10
+REJECTED_EXAMPLES, EXAMPLE_CHARS = 3, 400  # rejected answers kept in the manifest, and how much of each
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,8 @@ class SynthStats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     kept_completion_tokens: int = 0
+    # The first few rejected answers and why: what the report shows a reader deciding whether to trust the data.
+    rejected_examples: list[dict[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -111,6 +114,7 @@ class SynthStats:
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "kept_completion_tokens": self.kept_completion_tokens,
+            "rejected_examples": self.rejected_examples,
         }
 
     def summary(self) -> str:
@@ -261,10 +265,12 @@ class _Collector:
             stats.prompt_tokens += item.answer.prompt_tokens
             stats.completion_tokens += item.answer.completion_tokens
         duplicate = self.dedup.match(verdict["id"], verdict["text"]) if isinstance(verdict, dict) else None
-        if isinstance(verdict, str):
-            stats.rejected[verdict] += 1
-        elif duplicate is not None:
-            stats.rejected[f"{duplicate.kind}_duplicate"] += 1
+        if isinstance(verdict, str) or duplicate is not None:
+            reason = verdict if isinstance(verdict, str) else f"{duplicate.kind}_duplicate"
+            stats.rejected[reason] += 1
+            if len(stats.rejected_examples) < REJECTED_EXAMPLES:
+                text = item.answer.text if item.answer is not None else ""
+                stats.rejected_examples.append({"reason": reason, "text": text[:EXAMPLE_CHARS]})
         else:
             stats.kept += 1
             stats.kept_completion_tokens += item.answer.completion_tokens
