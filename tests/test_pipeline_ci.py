@@ -56,6 +56,33 @@ def test_a_second_run_of_the_ci_pipeline_does_no_work(ci_run):
     assert "ran 0 stage(s), 10 cached" in second.stdout and "running" not in second.stdout
 
 
+def test_the_console_shows_one_line_per_stage_start_and_end_and_the_warnings_last(ci_run):
+    run_dir, first, _, _ = ci_run
+    lines = (first.stdout + first.stderr).splitlines()
+    # 10 stages started and ended, the warnings, the totals and the report's path; the rest is in the logs.
+    assert len(lines) <= 2 * 10 + 12, "\n".join(lines)
+    assert sum(": running into" in line for line in lines) == sum(": done in " in line for line in lines) == 10
+    assert "elapsed" in [line for line in lines if ": done in " in line][0]
+    warnings = json.loads((run_dir / "summary.json").read_text())["warnings"]
+    assert warnings and lines[-2 - len(warnings):-2] == [f"warning: {w}" for w in warnings]
+    training = (run_dir / "logs" / "pretrain.log").read_text()
+    assert "-m textbooks train --config" in training and "-m textbooks train" not in first.stdout
+
+
+def test_the_summary_heads_the_page_with_the_model_its_score_data_cost_and_warnings(ci_run):
+    run_dir = ci_run[0]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["model"]["stage"] == "hf" and summary["model"]["preset"] == "nano" and summary["model"]["parameters"] > 0
+    assert list(summary["model"]["tokens_seen"]) == ["pretrain", "finetune"]
+    [score] = summary["pass_at_1"]
+    assert score["tasks"] == 2 and score["isolation"]
+    assert {d["dataset"] for d in summary["data_tokens"]} == {"code", "textbooks", "exercises-clean"}
+    assert summary["teacher"] and summary["decontamination"][0]["stage"] == "exercises-clean"
+    markdown = (run_dir / "report.md").read_text()
+    top = markdown.split("\n## ")[1]  # the first section
+    assert top.startswith("Summary") and "pass@1 humaneval" in top and "teacher" in top and "wall time" in top
+
+
 def test_lineage_ties_the_final_model_to_every_dataset_template_and_teacher(ci_run):
     run_dir = ci_run[0]
     lineage = json.loads((run_dir / "lineage.json").read_text())
@@ -99,6 +126,6 @@ def test_the_report_renders_in_headless_chromium_with_every_image_loaded(ci_run,
     spec = importlib.util.spec_from_file_location("check_report", REPO / "scripts" / "check_report.py")
     check_report = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(check_report)
-    problems = check_report.check(ci_run[0], tmp_path, ["Data funnel", "pass@1", "Wall time per stage"])
+    problems = check_report.check(ci_run[0], tmp_path, ["Summary", "Data funnel", "pass@1", "Wall time per stage"])
     assert problems == []
     assert (tmp_path / "report.png").stat().st_size > 10_000

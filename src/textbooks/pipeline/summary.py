@@ -17,6 +17,7 @@ from textbooks.io import read_json
 from textbooks.sandbox import GUARANTEED, PROMISES
 
 SUMMARY_JSON = "summary.json"
+CURATE_STEPS = (("raw", "raw"), ("clean", "clean"), ("dedup", "dedup"), ("annotated", "rated"), ("filtered", "kept"))
 REJECTED_SHOWN = 3  # rejected files and exercises shown with their reasons
 # Thresholds of the warnings (issue 22): below them a part of the run is weak enough to say so.
 MIN_ROC_AUC, MIN_F1 = 0.75, 0.5
@@ -122,8 +123,8 @@ def funnel(run_dir: Path, stages: dict[str, Any]) -> dict[str, list[list[Any]]]:
             continue
         summary = e.get("summary", {})
         if e["kind"] == "curate":
-            labels = {"raw": "raw", "clean": "clean", "dedup": "dedup", "annotated": "rated", "filtered": "kept"}
-            steps[name] = [[labels[step], rows] for step, rows in summary.get("steps", {}).items() if step in labels]
+            counted = summary.get("steps", {})  # lineage.json sorts keys: the order comes from CURATE_STEPS
+            steps[name] = [[label, counted[step]] for step, label in CURATE_STEPS if step in counted]
         elif e["kind"].startswith("synth-"):
             synth = (e.get("made_by") or {}).get("synth") or {}
             rejected = synth.get("rejected") or {}
@@ -262,7 +263,8 @@ def warnings(summary: dict[str, Any]) -> list[str]:
             found.append(f"teacher {model}: its size is unknown (no parameter count in its name); the paper's "
                          "teachers were GPT-3.5 and GPT-4: check that it is a strong model")
         elif size < MIN_TEACHER_PARAMETERS:
-            found.append(f"teacher {model}: {size / 1e9:.2g}B parameters (under 7B): expect weak ratings and exercises; "
+            stated = f"{size / 1e6:g}M" if size < 1e9 else f"{size / 1e9:g}B"
+            found.append(f"teacher {model}: {stated} parameters (under 7B): expect weak ratings and exercises; "
                          "point teacher.endpoints at a larger model")
     loss = "; ".join(f"{h['model']} {b} {v:.3f}" for h in summary.get("heldout_loss", []) for b, v in h["loss"].items()
                      if v is not None)
