@@ -73,7 +73,7 @@ def test_the_summary_heads_the_page_with_the_model_its_score_data_cost_and_warni
     run_dir = ci_run[0]
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["model"]["stage"] == "hf" and summary["model"]["preset"] == "nano" and summary["model"]["parameters"] > 0
-    assert list(summary["model"]["tokens_seen"]) == ["pretrain", "finetune"]
+    assert [name for name, _ in summary["model"]["tokens_seen"]] == ["pretrain", "finetune"]
     [score] = summary["pass_at_1"]
     assert score["tasks"] == 2 and score["isolation"]
     assert {d["dataset"] for d in summary["data_tokens"]} == {"code", "textbooks", "exercises-clean"}

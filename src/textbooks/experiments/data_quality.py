@@ -40,6 +40,7 @@ from textbooks.experiments.arms import (
     with_run_dir,
 )
 from textbooks.experiments.report import (
+    arm_warnings,
     arms_figure,
     config_block,
     load_experiment,
@@ -165,8 +166,12 @@ def report_sections(cfg: DataQualityConfig, path: Path, run_dir: Path, runs: lis
     figures = [arms_figure(f"data-quality-{model}", f"{model}: each arm's mean over seeds (bars), its seeds (dots) "
                            "and their standard deviation", {m.name: {arm: m.values[arm, model] for arm in arms}
                                                              for m in metrics}) for model in models]
-    return [Section("What was run", intro), Section("Data of each arm", [data_table]),
-            Section("Results (mean ± standard deviation over seeds)", [result_table, *figures]),
+    verdicts = [f"**{arm}** vs {baseline}, {model}, {m.name}: {_signed(m, c.difference)} ({c.verdict()})"
+                for arm, model, m, c in compared]
+    summary = [scale_note(runs), "Results (mean ± standard deviation over seeds):", result_table, *verdicts,
+               *arm_warnings(runs)]
+    return [Section("Summary", summary), Section("What was run", intro[1:]), Section("Data of each arm", [data_table]),
+            Section("Results: each arm's seeds", figures),
             Section(f"Differences from the baseline arm ({baseline})", [
                 comparisons, "Inside the noise: the difference is smaller than two standard errors of the difference "
                 "(the spread over seeds and, for pass@1, the benchmark's finite size). It is not evidence either way."]),

@@ -37,7 +37,13 @@ from textbooks.experiments.arms import (
     run_arms,
     with_run_dir,
 )
-from textbooks.experiments.report import config_block, load_experiment, scale_note, write_experiment_report
+from textbooks.experiments.report import (
+    arm_warnings,
+    config_block,
+    load_experiment,
+    scale_note,
+    write_experiment_report,
+)
 from textbooks.experiments.stats import Spread
 from textbooks.io import atomic_write_json, read_json, read_jsonl
 from textbooks.pipeline.render import Section, Table
@@ -215,8 +221,15 @@ def report_sections(cfg: PruningConfig, path: Path, run_dir: Path, runs: list[Ar
         intro.append(f"**Nothing was pruned at tau {split['tau']:g}:** both arms trained on the same records, so "
                      "this run compares nothing. A lower tau, or more (or more benchmark-like) exercises, give the "
                      "experiment something to compare.")
-    sections = [Section("What was run", intro)]
     metrics = list(dict.fromkeys((r["model"], r["benchmark"], r["metric"]) for r in rows))
+    headline = Table(["model", "benchmark", "metric", "problems", f"{UNPRUNED}", f"{PRUNED}"], [
+        [model, benchmark, metric, group.replace("_", " "),
+         *(_cell([r["value"] for r in rows if (r["model"], r["benchmark"], r["metric"], r["group"], r["arm"]) ==
+                  (model, benchmark, metric, group, arm)], metric) for arm in (UNPRUNED, PRUNED))]
+        for model, benchmark, metric in metrics for group in ("similar", "total")])
+    summary = [scale_note(runs), f"{decontam.get('removed', 0):,} of {decontam.get('records', 0):,} training records "
+               f"pruned at tau {split['tau']:g}.", headline, *arm_warnings(runs)]
+    sections = [Section("Summary", summary), Section("What was run", intro[1:])]
     for model, benchmark, metric in metrics:
         table_rows = []
         for group in (*GROUPS, "total"):

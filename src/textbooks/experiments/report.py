@@ -79,6 +79,23 @@ def write_experiment_report(run_dir: Path, title: str, sections: list[Section]) 
     return run_dir / REPORT_HTML
 
 
+def arm_warnings(runs: Sequence[ArmRun]) -> list[Block]:
+    """The warnings of every arm's run (its summary.json), each once, with the arms it came from."""
+    from textbooks.io import read_json
+    from textbooks.pipeline.summary import SUMMARY_JSON
+
+    seen: dict[str, list[str]] = {}
+    for run in runs:
+        found = run.run_dir / SUMMARY_JSON
+        for line in read_json(found)["warnings"] if found.is_file() else []:
+            arms = seen.setdefault(line, [])
+            if run.arm not in arms:
+                arms.append(run.arm)
+    if not seen:
+        return ["No warnings in the arms' runs."]
+    return [f"**Warning:** {line} (arm{'s' if len(arms) > 1 else ''} {', '.join(arms)})" for line, arms in seen.items()]
+
+
 def config_block(path: Path, run_dir: Path, description: str) -> list[Block]:
     lines: list[Block] = []
     if description:

@@ -76,7 +76,7 @@ def summary_blocks(summary: dict[str, Any]) -> list[Block]:
     rows: list[list[Any]] = []
     model = summary["model"]
     if model:
-        seen = " + ".join(f"{n} {_tokens(t)}" for n, t in model["tokens_seen"].items()) or "not trained here"
+        seen = " + ".join(f"{n} {_tokens(t)}" for n, t in model["tokens_seen"]) or "not trained here"
         size = f"{model['parameters']:,} parameters" if model["parameters"] else "parameters not recorded"
         rows.append(["final model", f"{model['stage']} ({model['preset'] or 'preset unknown'} preset, {size}); "
                                     f"tokens seen: {seen}"])
@@ -96,10 +96,11 @@ def summary_blocks(summary: dict[str, Any]) -> list[Block]:
     usage = summary["teacher"]
     if usage:
         tokens = sum(u["tokens"] or 0 for u in usage)
+        each = ", ".join(f"{u['stage']} {u['role']} {_tokens(u['tokens'])}" for u in usage)
         priced = [u["cost_usd"] for u in usage if u["cost_usd"] is not None]
-        cost = f"${sum(priced):,.2f}" + ("" if len(priced) == len(usage) else " (some calls have no price set)") \
+        cost = _usd(sum(priced)) + ("" if len(priced) == len(usage) else " (some calls have no price set)") \
             if priced else "no price set (local teacher)"
-        rows.append(["teacher", f"{tokens:,} tokens over {len(usage)} stage call(s); cost {cost}"])
+        rows.append(["teacher", f"{tokens:,} tokens ({each}); cost {cost}"])
     rows.append(["wall time", f"{_seconds(summary['wall_s'])} (the stages' own times; cached stages keep their first run's)"])
     for p in summary["pass_at_1"]:
         level = p["isolation"] or "unknown"
@@ -166,6 +167,10 @@ def _funnel(summary: dict[str, Any]) -> list[Block]:
     return [table, Figure("funnel", "Data funnel: each dataset's first step and what it kept", figure_png(plt, fig))]
 
 
+def _usd(value: float) -> str:
+    return f"${value:,.2f}" if value >= 0.01 or value == 0 else f"${value:.4f}"
+
+
 def _tokens(value: int | None) -> str:
     return "not recorded" if value is None else f"{value:,}"
 
@@ -174,7 +179,7 @@ def _teacher_costs(usage: list[dict[str, Any]]) -> list[Block]:
     if not usage:
         return ["No stage of this run called a teacher."]
     rows = [[u["stage"], u["role"], u["model"], _tokens(u["prompt_tokens"]), _tokens(u["completion_tokens"]),
-             _tokens(u["tokens"]), "no price set" if u["cost_usd"] is None else f"${u['cost_usd']:,.2f}"] for u in usage]
+             _tokens(u["tokens"]), "no price set" if u["cost_usd"] is None else _usd(u["cost_usd"])] for u in usage]
     return [Table(["stage", "call", "model", "prompt tokens", "completion tokens", "total tokens", "cost"], rows),
             "Counts cover every answer that decided the output (synthesis, curation's annotation, judges), cached ones "
             "included; cost uses `teacher.prices` (USD per million input and output tokens)."]

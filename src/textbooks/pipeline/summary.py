@@ -78,7 +78,7 @@ def final_model(stages: dict[str, Any], final: str | None) -> dict[str, Any] | N
     return {"stage": final, "done": stages[final]["done"],
             "preset": ((last.get("config") or {}).get("model") or {}).get("preset"),
             "parameters": exported.get("parameters"),
-            "tokens_seen": {n: stages[n].get("summary", {}).get("tokens") for n in reversed(chain)}}
+            "tokens_seen": [[n, stages[n].get("summary", {}).get("tokens")] for n in reversed(chain)]}  # training order
 
 
 def pass_at_1(run_dir: Path, stages: dict[str, Any]) -> list[dict[str, Any]]:
