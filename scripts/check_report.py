@@ -2,6 +2,9 @@
 
     python scripts/check_report.py RUN_DIR [--out DIR] [--expect TEXT ...]
 
+The page must open with its summary: by default the rendered text must contain "Summary", "pass@1"
+and "Data funnel" (each --expect adds one).
+
 Debian's `chromium` (apt-get install -y chromium). The page is opened from a copy with a short
 script appended that, once the page has loaded, counts the images the browser decoded
 (`complete` and `naturalWidth > 0`) into an attribute of <body>; `--dump-dom` prints the DOM after
@@ -44,12 +47,16 @@ def check(run_dir: Path, out: Path, expect: list[str]) -> list[str]:
     browser = chromium()
     shot = subprocess.run([browser, *CHROMIUM_FLAGS, "--window-size=1200,5200", f"--screenshot={out / 'report.png'}",
                            page.resolve().as_uri()], capture_output=True, text=True, timeout=120)
+    # What a reader sees first, on a laptop's screen: the summary should be all of it.
+    first = subprocess.run([browser, *CHROMIUM_FLAGS, "--window-size=1280,900", f"--screenshot={out / 'report-first-screen.png'}",
+                            page.resolve().as_uri()], capture_output=True, text=True, timeout=120)
     dom = subprocess.run([browser, *CHROMIUM_FLAGS, "--dump-dom", probe.resolve().as_uri()],
                          capture_output=True, text=True, timeout=120)
     (out / "report-dom.html").write_text(dom.stdout, encoding="utf-8")
     problems = []
-    if shot.returncode != 0 or not (out / "report.png").is_file():
-        problems.append(f"screenshot failed: {shot.stderr[-500:]}")
+    for done, name in ((shot, "report.png"), (first, "report-first-screen.png")):
+        if done.returncode != 0 or not (out / name).is_file():
+            problems.append(f"screenshot {name} failed: {done.stderr[-500:]}")
     counted = re.search(r'data-images="(\d+)/(\d+)"', dom.stdout)
     if counted is None:
         problems.append(f"no image count in the DOM (did the page load?): {dom.stderr[-500:]}")
@@ -69,10 +76,11 @@ def main() -> None:
     parser.add_argument("--expect", action="append", default=[], help="Text the rendered page must contain (repeatable).")
     args = parser.parse_args()
     out = args.out or args.run_dir / "browser-check"
-    problems = check(args.run_dir, out, args.expect)
+    problems = check(args.run_dir, out, ["Summary", "pass@1", "Data funnel", *args.expect])
     for problem in problems:
         print(f"FAIL: {problem}")
-    print(f"screenshot {out / 'report.png'}, DOM {out / 'report-dom.html'}")
+    print(f"screenshots {out / 'report.png'} (the page), {out / 'report-first-screen.png'} (1280x900); "
+          f"DOM {out / 'report-dom.html'}")
     sys.exit(1 if problems else 0)
 
 

@@ -96,7 +96,7 @@ def run_pipeline(spec: PipelineSpec, run_dir: Path | None = None, options: RunOp
             log = stage_log(run_dir, name)
             echo(f"{prefix}: running into {planned.out.relative_to(run_dir)} (log: {log.relative_to(run_dir)})")
             try:
-                with stage_output(log, options.verbose):
+                with stage_output(log, options.verbose, status=f"{prefix}: running"):
                     seconds = run_stage(plan, planned)
             except UserError as err:
                 raise UserError(f"stage {name} ({planned.stage.kind}): {err}; its log: {log}; finished stages are "
@@ -127,9 +127,10 @@ def stage_log(run_dir: Path, name: str) -> Path:
 
 
 @contextlib.contextmanager
-def stage_output(log: Path, verbose: bool) -> Iterator[None]:
+def stage_output(log: Path, verbose: bool, status: str = "") -> Iterator[None]:
     """Send what the stage prints to `log`: at the file-descriptor level, so the engines' own loggers
     (datatrove's loguru, tqdm bars), C libraries and subprocesses (training, the teacher server) follow.
+    On a terminal, one status line (`status` and the seconds so far) stands in for their progress bars.
     Verbose: the console keeps it all and the log file is left alone."""
     if verbose:
         yield
@@ -142,15 +143,39 @@ def stage_output(log: Path, verbose: bool) -> Iterator[None]:
         sink.flush()
         os.dup2(sink.fileno(), 1)
         os.dup2(sink.fileno(), 2)
+        ticker = _Ticker(saved[0], status) if status and os.isatty(saved[0]) else None
         try:
             yield
         finally:
+            if ticker is not None:
+                ticker.stop()
             sys.stdout.flush()
             sys.stderr.flush()
             os.dup2(saved[0], 1)
             os.dup2(saved[1], 2)
             os.close(saved[0])
             os.close(saved[1])
+
+
+class _Ticker:
+    """A status line on the terminal, rewritten in place every second until the stage ends."""
+
+    def __init__(self, fd: int, status: str):
+        import threading
+
+        self.fd, self.status, self.started = fd, status, time.monotonic()
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.done.wait(1.0):
+            os.write(self.fd, f"\r\033[K{self.status} {_duration(time.monotonic() - self.started)}".encode())
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join()
+        os.write(self.fd, b"\r\033[K")  # the stage's end line takes its place
 
 
 class Progress:
