@@ -28,6 +28,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+from textbooks.config import output
 from textbooks.curate.executor import ExecutorConfig, Stage, counter_of, finish_logs, logs_dir, run_stages
 from textbooks.data.datasets import Dataset, DatasetWriter
 from textbooks.data.dedup import MinHasher, normalize
@@ -38,10 +39,10 @@ from textbooks.errors import UserError
 class DedupConfig:
     """YAML section `dedup:`."""
 
-    threshold: float = 0.7  # Jaccard similarity of 5-gram sets above which files are near duplicates
-    num_perm: int = 128  # MinHash permutations; bands x rows come from datasketch's choice for the threshold
-    n_grams: int = 5
-    seed: int = 1
+    threshold: float = output(0.7)  # Jaccard similarity of 5-gram sets above which files are near duplicates
+    num_perm: int = output(128)  # MinHash permutations; bands x rows come from datasketch's choice for the threshold
+    n_grams: int = output(5)
+    seed: int = output(1)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold < 1.0:

@@ -14,12 +14,13 @@ import dataclasses
 import sys
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from textbooks.config import output, pacing
 from textbooks.curate.annotate import AnnotateConfig, AnnotateResult, annotate, labels_from_scores
 from textbooks.curate.classify import ClassifyConfig, format_metrics, keep_cutoff, train_classifier
 from textbooks.curate.clean import RULES, CleanConfig
@@ -39,24 +40,24 @@ EXAMPLE_CHARS = 400
 class CurateJob:
     """Everything `textbooks curate` does (YAML: these keys, with sections clean:, dedup:, ...)."""
 
-    out: Path | None = None
-    sources: list[str] = field(default_factory=list)  # directories, .jsonl(.gz), .parquet, Posts.xml, hf:ID
-    pattern: str = "*.py"  # files taken from directories
-    hf_data_dir: str | None = None  # e.g. data/python for bigcode/the-stack-dedup
-    so_tag: str | None = "python"  # StackOverflow questions kept (None: all)
-    rows_per_shard: int = 10_000  # shards are the unit of parallel work
-    clean: CleanConfig = field(default_factory=CleanConfig)
-    dedup: DedupConfig = field(default_factory=DedupConfig)
-    annotate: AnnotateConfig = field(default_factory=AnnotateConfig)
-    teacher: TeacherConfig = field(default_factory=TeacherConfig)  # no endpoints: the embedded teacher
-    embedder: str = "minilm"  # hashing, minilm, or causal:MODEL (the paper's way)
-    classify: ClassifyConfig = field(default_factory=ClassifyConfig)
-    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
-    teacher_cache: Path | None = None  # default OUT/teacher-cache.sqlite
-    embedding_cache: Path | None = None  # default OUT/embeddings.sqlite
+    out: Path | None = pacing(None)
+    sources: list[str] = output(default_factory=list)  # directories, .jsonl(.gz), .parquet, Posts.xml, hf:ID
+    pattern: str = output("*.py")  # files taken from directories
+    hf_data_dir: str | None = output(None)  # e.g. data/python for bigcode/the-stack-dedup
+    so_tag: str | None = output("python")  # StackOverflow questions kept (None: all)
+    rows_per_shard: int = output(10_000)  # shards are the unit of parallel work
+    clean: CleanConfig = output(default_factory=CleanConfig)
+    dedup: DedupConfig = output(default_factory=DedupConfig)
+    annotate: AnnotateConfig = output(default_factory=AnnotateConfig)
+    teacher: TeacherConfig = output(default_factory=TeacherConfig)  # no endpoints: the embedded teacher
+    embedder: str = output("minilm")  # hashing, minilm, or causal:MODEL (the paper's way)
+    classify: ClassifyConfig = output(default_factory=ClassifyConfig)
+    executor: ExecutorConfig = pacing(default_factory=ExecutorConfig)
+    teacher_cache: Path | None = pacing(None)  # default OUT/teacher-cache.sqlite
+    embedding_cache: Path | None = pacing(None)  # default OUT/embeddings.sqlite
     # "dedup" stops after cleaning and dedup: the unfiltered corpus (the paper's baseline) with no
     # teacher and no classifier; its result is OUT/dedup.
-    until: str = "filtered"
+    until: str = output("filtered")
 
     def __post_init__(self) -> None:
         if self.until not in UNTIL:

@@ -2,8 +2,8 @@
 
 An adapter names its config class (the command's own: `SynthJob`, `TokenizeConfig`, `TrainConfig`,
 `EvalConfig`), the inputs it reads (roles, and what kind of output each accepts), the config keys
-the pipeline fills in itself (`out`, the input paths), the keys that do not change what it writes
-(left out of its key), and `run`. Adding a stage kind is one class with `@register`; kinds that
+the pipeline fills in itself (`out`, the input paths), and `run`. Its key leaves out what the config
+class declares as not changing the output (`textbooks.config.pacing`). Adding a stage kind is one class with `@register`; kinds that
 live in modules of their own are listed in STAGE_MODULES and imported on first use.
 
 The heavy engines stay in charge: synthesis talks to the teacher fleet through its client,
@@ -17,11 +17,12 @@ import dataclasses
 import shlex
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
 from typing import Any, ClassVar
 
+from textbooks.config import output
 from textbooks.errors import UserError
 from textbooks.eval.heldout import HeldoutConfig
 from textbooks.eval.runner import EvalConfig
@@ -35,11 +36,6 @@ from textbooks.train.tokenize import TokenizeConfig
 STAGE_MODULES: tuple[str, ...] = ("textbooks.pipeline.stages_curate", "textbooks.pipeline.stages_decontam")
 
 DATASET, PACK, MODEL, EVAL = "dataset", "pack", "model", "eval"
-# Transport and pacing of a `teacher:` section: a new fleet, key or rate limit gets the same answers
-# from the cache, so these keys are left out of a stage's key.
-TEACHER_TRANSPORT = tuple(f"teacher.{key}" for key in (
-    "endpoints", "api_key_env", "max_in_flight", "requests_per_minute", "tokens_per_minute", "timeout_s",
-    "max_retries", "backoff_base_s", "backoff_max_s", "cooldown_s", "failures_before_cooldown"))
 
 
 @dataclass(frozen=True)
@@ -84,7 +80,6 @@ class Stage:
     config_class: ClassVar[type]
     roles: ClassVar[dict[str, Role]] = {}
     owned: ClassVar[tuple[str, ...]] = ()  # config keys the pipeline sets from the inputs and the stage directory
-    key_ignores: ClassVar[tuple[str, ...]] = ()  # dotted config keys that pace or locate work but never change it
 
     def base_path(self, base: str) -> Path:
         """A `base:` YAML the section's config is laid over."""
@@ -130,9 +125,9 @@ def stage_kinds() -> dict[str, Stage]:
 class ImportConfig:
     """Local trees of source files as a `code` dataset (`textbooks dataset import DIR ...`)."""
 
-    roots: list[Path] = field(default_factory=list)  # `$STDLIB/json`: a package of the standard library
-    pattern: str = "*.py"
-    rows_per_shard: int = 50_000
+    roots: list[Path] = output(default_factory=list)  # `$STDLIB/json`: a package of the standard library
+    pattern: str = output("*.py")
+    rows_per_shard: int = output(50_000)
 
 
 @register
@@ -163,7 +158,6 @@ class SynthStage(Stage):
     produces = DATASET
     synth_kind: ClassVar[str]
     owned = ("out",)
-    key_ignores = ("cache", "batch_size", *TEACHER_TRANSPORT)
 
     def teacher(self, config: SynthJob) -> TeacherConfig:
         return config.teacher
@@ -213,7 +207,6 @@ class TokenizeStage(Stage):
     config_class = TokenizeConfig
     roles = {"datasets": Role(accepts=(DATASET,), many=True, weighted=True)}
     owned = ("inputs", "out")
-    key_ignores = ("workers",)
 
     def run(self, ctx: StageContext) -> dict[str, Any]:
         from textbooks.train.tokenize import tokenize
@@ -230,7 +223,6 @@ class TrainStage(Stage):
     produces = MODEL
     config_class = TrainConfig
     roles = {"data": Role(accepts=(PACK,)), "init": Role(accepts=(MODEL,), required=False)}
-    key_ignores = ("log",)
 
     def base_path(self, base: str) -> Path:
         from textbooks.train.config import preset_path
@@ -285,7 +277,7 @@ def train_summary(run_dir: Path) -> dict[str, Any]:
 class ExportConfig:
     """`textbooks export-hf`: the weights' dtype in the folder."""
 
-    dtype: str = "float32"
+    dtype: str = output("float32")
 
 
 @register
@@ -313,16 +305,9 @@ class EvalStage(Stage):
     config_class = EvalConfig
     roles = {"model": Role(accepts=(MODEL,))}
     owned = ("out", "model", "samples")
-    key_ignores = ("progress", "settings.workers", "api_key_env", "judge.api_key_env", "judge.max_in_flight")
 
     def teacher(self, config: EvalConfig) -> TeacherConfig | None:
-        """The LLM judge on a server of its own (the embedded one is started by the eval)."""
-        from textbooks.eval.judge import EMBEDDED
-
-        if not config.judge.endpoint or config.judge.endpoint == EMBEDDED:
-            return None
-        return TeacherConfig(endpoints=[config.judge.endpoint], model=config.judge.model or "",
-                             api_key_env=config.judge.api_key_env)
+        return config.judge
 
     def run(self, ctx: StageContext) -> dict[str, Any]:
         from textbooks.eval.runner import run_eval
@@ -339,7 +324,6 @@ class HeldoutLossStage(Stage):
     config_class = HeldoutConfig
     roles = {"model": Role(accepts=(MODEL,))}
     owned = ("out", "model")
-    key_ignores = ("progress", "batch_size", "data_dir")
 
     def run(self, ctx: StageContext) -> dict[str, Any]:
         from textbooks.eval.heldout import heldout_loss

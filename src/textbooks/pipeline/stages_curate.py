@@ -21,7 +21,7 @@ from textbooks.data.sources import HF_PREFIX, listing_sha256
 from textbooks.errors import UserError
 from textbooks.io import read_json
 from textbooks.pipeline.report import Block, Figure, Table, figure_png, new_figure, section
-from textbooks.pipeline.stages import DATASET, TEACHER_TRANSPORT, Stage, StageContext, register
+from textbooks.pipeline.stages import DATASET, Stage, StageContext, register
 from textbooks.teacher import TeacherConfig
 
 STEPS = ("raw", "clean", "dedup", "annotated", "filtered")
@@ -33,7 +33,6 @@ class CurateStage(Stage):
     produces = DATASET
     config_class = CurateJob
     owned = ("out",)
-    key_ignores = ("teacher_cache", "embedding_cache", "executor", *TEACHER_TRANSPORT)
 
     def output(self, out: Path, config: CurateJob) -> Path:
         return config.result_dir(out)

@@ -10,10 +10,11 @@ timeouts); with no endpoints the embedded SmolLM2 teacher is started for the run
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from textbooks.config import output, pacing
 from textbooks.errors import UserError
 from textbooks.synth.constraints import Pools
 from textbooks.synth.exercises import exercise_generator
@@ -30,23 +31,23 @@ DEFAULT_MAX_TOKENS = {"textbooks": 1024, "exercises": 512}
 class SynthJob:
     """One synthetic dataset: where it goes, the teacher, and what decides its records."""
 
-    out: Path | None = None
-    teacher: TeacherConfig = field(default_factory=TeacherConfig)
-    num: int | None = None  # requests (documents) to make; or:
-    tokens: int | None = None  # stop once kept records hold this many completion tokens
-    seed: int = 0  # seeds every draw of topic, audience, style and function name
-    temperature: float = 0.8
-    max_tokens_per_doc: int | None = None  # None: DEFAULT_MAX_TOKENS of the kind
+    out: Path | None = pacing(None)
+    teacher: TeacherConfig = output(default_factory=TeacherConfig)
+    num: int | None = output(None)  # requests (documents) to make; or:
+    tokens: int | None = output(None)  # stop once kept records hold this many completion tokens
+    seed: int = output(0)  # seeds every draw of topic, audience, style and function name
+    temperature: float = output(0.8)
+    max_tokens_per_doc: int | None = output(None)  # None: DEFAULT_MAX_TOKENS of the kind
     # Exercises: JSON through structured output, or a ```python block (small teachers follow it better).
-    structured: bool = True
+    structured: bool = output(True)
     # Exercises: where no isolating sandbox starts, check the teacher's code with less (recorded
     # in the manifest's `isolation`); off: the run refuses.
-    unsafe_no_isolation: bool = False
-    batch_size: int = 256  # requests per round (pacing only; the dataset does not depend on it)
-    rows_per_shard: int = 10_000
-    cache: Path | None = None  # teacher answer cache (SQLite); None: OUT.teacher-cache.sqlite beside OUT
-    template: Path | None = None  # prompt template file; None: the shipped one
-    topics: Path | None = None  # topic taxonomy CSV (topic,subtopic); None: the shipped one
+    unsafe_no_isolation: bool = output(False)
+    batch_size: int = pacing(256)  # requests per round (pacing only; the dataset does not depend on it)
+    rows_per_shard: int = output(10_000)
+    cache: Path | None = pacing(None)  # teacher answer cache (SQLite); None: OUT.teacher-cache.sqlite beside OUT
+    template: Path | None = output(None)  # prompt template file; None: the shipped one
+    topics: Path | None = output(None)  # topic taxonomy CSV (topic,subtopic); None: the shipped one
 
     def synth_config(self, kind: Kind, model: str) -> SynthConfig:
         return SynthConfig(
