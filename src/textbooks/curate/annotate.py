@@ -17,7 +17,6 @@ dataset keeps every input column plus `edu_score`, `edu_rationale`, `teacher`, `
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import heapq
 import re
@@ -28,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from textbooks.config import output
+from textbooks.config import output, output_data
 from textbooks.data.datasets import Dataset, DatasetWriter
 from textbooks.errors import UserError
 from textbooks.teacher import (
@@ -184,7 +183,7 @@ def labels_from_scores(scores: Sequence[int], threshold: float | str) -> tuple[l
 
 def fingerprint_config(config: AnnotateConfig, model: str) -> dict[str, Any]:
     """What decides the annotated dataset besides its input."""
-    return {**dataclasses.asdict(config), "model": model, "prompt_sha256": hashlib.sha256(PROMPT.encode()).hexdigest()}
+    return {**output_data(config), "model": model, "prompt_sha256": hashlib.sha256(PROMPT.encode()).hexdigest()}
 
 
 def annotate(

@@ -24,11 +24,10 @@ Stages (datatrove's steps, four of them subclassed or ours; tasks in brackets, N
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from textbooks.config import output
+from textbooks.config import output, output_data
 from textbooks.curate.executor import ExecutorConfig, Stage, counter_of, finish_logs, logs_dir, run_stages
 from textbooks.data.datasets import Dataset, DatasetWriter
 from textbooks.data.dedup import MinHasher, normalize
@@ -122,7 +121,7 @@ def dedup_dataset(dataset: Dataset, out: str | Path, config: DedupConfig, execut
     # `pairs` and `keep` name the method: a dataset deduplicated before pairs were verified (and
     # every file of a chain but one removed) has another fingerprint, so it is made again.
     method = {"pairs": "verified", "keep": "first-seen"}
-    writer = DatasetWriter(out, stage="curate-dedup", kind="code", config={**dataclasses.asdict(config), **method},
+    writer = DatasetWriter(out, stage="curate-dedup", kind="code", config={**output_data(config), **method},
                            inputs=[dataset])
     if writer.done:
         return Dataset.open(out), True

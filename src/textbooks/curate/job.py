@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from textbooks.config import output, pacing
+from textbooks.config import output, output_data, pacing
 from textbooks.curate.annotate import AnnotateConfig, AnnotateResult, annotate, labels_from_scores
 from textbooks.curate.classify import ClassifyConfig, format_metrics, keep_cutoff, train_classifier
 from textbooks.curate.clean import RULES, CleanConfig
@@ -92,7 +92,7 @@ def run_clean(dataset: Dataset, out: Path, job: CurateJob) -> Dataset:
                 "dropped": {rule: clean[f"dropped_{rule}"] for rule in RULES},
                 "redacted": {kind: clean[f"redacted_{kind}"] for kind in ("email", "secret")}}
 
-    result, _ = run_shard_stage(dataset, out, "curate-clean", dataclasses.asdict(job.clean),
+    result, _ = run_shard_stage(dataset, out, "curate-clean", output_data(job.clean),
                                 lambda: [CleanFilter(job.clean)], job.executor, summarize)
     return result
 
