@@ -1,6 +1,6 @@
 """`TrainConfig`: every knob of a training run, loaded from a preset YAML plus dotted overrides.
 
-    cfg = load_config(TrainConfig, "phi-1-small-pretrain.yaml", ["optim.lr=3e-4", "max_steps=100"])
+    cfg = command_config(TrainConfig, preset_path("phi-1-small-pretrain"), ["optim.lr=3e-4", "max_steps=100"])
 
 The presets in `textbooks/configs/` show the paper's numbers with their arithmetic.
 """
