@@ -9,19 +9,19 @@ from pathlib import Path
 import pytest
 
 from textbooks.config import from_dict, output, output_data, pacing, undeclared_fields
-from textbooks.curate.job import CurateJob
+from textbooks.curate.job import CurateConfig
 from textbooks.decontam.config import DecontamConfig
 from textbooks.eval.heldout import HeldoutConfig
 from textbooks.eval.runner import EvalConfig
 from textbooks.experiments.data_quality import DataQualityConfig
 from textbooks.experiments.pruning import PruningConfig
 from textbooks.pipeline.stages import stage_kinds
-from textbooks.synth.job import SynthJob
+from textbooks.synth.job import SynthConfig
 from textbooks.teacher.server import ServerConfig
 from textbooks.train.config import TrainConfig
 from textbooks.train.tokenize import TokenizeConfig
 
-COMMAND_CONFIGS = (CurateJob, SynthJob, DecontamConfig, TokenizeConfig, TrainConfig, EvalConfig, HeldoutConfig,
+COMMAND_CONFIGS = (CurateConfig, SynthConfig, DecontamConfig, TokenizeConfig, TrainConfig, EvalConfig, HeldoutConfig,
                    ServerConfig, DataQualityConfig, PruningConfig)
 
 

@@ -6,7 +6,7 @@ A YAML file holds a nested mapping that mirrors the dataclass; `key.sub=value` o
 overrides one leaf (the value is parsed as YAML, so `true`, `[1, 2]` and `null` work). Unknown keys
 and values of the wrong type are user errors that name the key and the file.
 
-Every command that does work has such a class (`TrainConfig`, `EvalConfig`, `SynthJob`,
+Every command that does work has such a class (`TrainConfig`, `EvalConfig`, `SynthConfig`,
 `TokenizeConfig`, `ServerConfig`, ...) and reads it with `command_config`: the class's defaults,
 then `--config FILE`, then the flags given on the command line, then `key=value` overrides. The
 pipeline file (`textbooks run`) is made of the same classes, one per section.

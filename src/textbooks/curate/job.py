@@ -1,6 +1,6 @@
-"""`textbooks curate` as library calls: the typed config (`CurateJob`) and one function per step.
+"""`textbooks curate` as library calls: the typed config (`CurateConfig`) and one function per step.
 
-    job = command_config(CurateJob, "curate.yaml", ["annotate.sample=500", "classify.threshold=auto"])
+    job = command_config(CurateConfig, "curate.yaml", ["annotate.sample=500", "classify.threshold=auto"])
     result = run_curate(job)            # every step; or run_clean / run_dedup / ... alone
 
 OUT/ of a whole run holds one dataset per step, each resumable and skipped when done:
@@ -37,7 +37,7 @@ EXAMPLE_CHARS = 400
 
 
 @dataclass
-class CurateJob:
+class CurateConfig:
     """Everything `textbooks curate` does (YAML: these keys, with sections clean:, dedup:, ...)."""
 
     out: Path | None = pacing(None)
@@ -79,11 +79,14 @@ class CurateJob:
         return self.embedding_cache or out.parent / f"{out.name}.embeddings.sqlite"
 
 
+CurateJob = CurateConfig  # its name before every command's config was named <Command>Config
+
+
 def _log(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def run_clean(dataset: Dataset, out: Path, job: CurateJob) -> Dataset:
+def run_clean(dataset: Dataset, out: Path, job: CurateConfig) -> Dataset:
     from textbooks.curate.steps import CleanFilter
 
     def summarize(counts: dict[str, Counter]) -> dict[str, Any]:
@@ -97,11 +100,11 @@ def run_clean(dataset: Dataset, out: Path, job: CurateJob) -> Dataset:
     return result
 
 
-def run_dedup(dataset: Dataset, out: Path, job: CurateJob) -> Dataset:
+def run_dedup(dataset: Dataset, out: Path, job: CurateConfig) -> Dataset:
     return dedup_dataset(dataset, out, job.dedup, job.executor)[0]
 
 
-def run_annotate(dataset: Dataset, out: Path, job: CurateJob, cache_path: Path) -> AnnotateResult:
+def run_annotate(dataset: Dataset, out: Path, job: CurateConfig, cache_path: Path) -> AnnotateResult:
     """Rate the sample with the teacher: `job.teacher`'s endpoints, or the embedded one."""
     from textbooks.teacher.server import DEFAULT_MODEL_NAME
 
@@ -130,7 +133,7 @@ def annotate_done(dataset: Dataset, out: Path, config: AnnotateConfig, model: st
     return AnnotateResult(done, done.manifest.get("annotate", {}), already_done=True)
 
 
-def run_embed(dataset: Dataset, out: Path, job: CurateJob, cache_path: Path) -> Dataset:
+def run_embed(dataset: Dataset, out: Path, job: CurateConfig, cache_path: Path) -> Dataset:
     import pyarrow as pa
 
     from textbooks.curate.steps import EmbedStep
@@ -148,7 +151,7 @@ class ClassifyResult:
     report: dict[str, Any]
 
 
-def run_classify(annotated: Dataset, embedded: Dataset, out: Path, job: CurateJob, cache_path: Path) -> ClassifyResult:
+def run_classify(annotated: Dataset, embedded: Dataset, out: Path, job: CurateConfig, cache_path: Path) -> ClassifyResult:
     """Train on the annotated sample, score every embedded record, keep by `job.classify.keep`.
 
     Writes OUT/classifier/, OUT/scored/, OUT/filtered/ and OUT/report.json."""
@@ -237,7 +240,7 @@ class CurateResult:
     report: dict[str, Any]
 
 
-def run_curate(job: CurateJob, log: Callable[[str], None] = _log) -> CurateResult:
+def run_curate(job: CurateConfig, log: Callable[[str], None] = _log) -> CurateResult:
     """Every step from the sources to OUT/filtered (or OUT/dedup: `until`); each resumes or is skipped when done."""
     from textbooks.data.sources import import_sources
 

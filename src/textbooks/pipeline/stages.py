@@ -1,6 +1,6 @@
 """Stage kinds the pipeline can run: each a small adapter from a stage section to a library call.
 
-An adapter names its config class (the command's own: `SynthJob`, `TokenizeConfig`, `TrainConfig`,
+An adapter names its config class (the command's own: `SynthConfig`, `TokenizeConfig`, `TrainConfig`,
 `EvalConfig`), the inputs it reads (roles, and what kind of output each accepts), the config keys
 the pipeline fills in itself (`out`, the input paths), and `run`. Its key leaves out what the config
 class declares as not changing the output (`textbooks.config.pacing`). Adding a stage kind is one class with `@register`; kinds that
@@ -27,7 +27,7 @@ from textbooks.errors import UserError
 from textbooks.eval.heldout import HeldoutConfig
 from textbooks.eval.runner import EvalConfig
 from textbooks.pipeline.spec import Launcher
-from textbooks.synth.job import SynthJob
+from textbooks.synth.job import SynthConfig
 from textbooks.teacher.client import TeacherConfig
 from textbooks.train.config import TrainConfig
 from textbooks.train.tokenize import TokenizeConfig
@@ -159,10 +159,10 @@ class SynthStage(Stage):
     synth_kind: ClassVar[str]
     owned = ("out",)
 
-    def teacher(self, config: SynthJob) -> TeacherConfig:
+    def teacher(self, config: SynthConfig) -> TeacherConfig:
         return config.teacher
 
-    def prepare(self, ctx: StageContext) -> SynthJob:
+    def prepare(self, ctx: StageContext) -> SynthConfig:
         """The job with its output and answer cache in the run directory."""
         # The answer cache outlives the stage directory: a changed `num` reuses every answer already paid for.
         cache = ctx.config.cache or ctx.run_dir / "cache" / f"{ctx.name}.teacher-cache.sqlite"
@@ -188,14 +188,14 @@ class SynthStage(Stage):
 class SynthTextbooksStage(SynthStage):
     kind = "synth-textbooks"
     synth_kind = "textbooks"
-    config_class = SynthJob
+    config_class = SynthConfig
 
 
 @register
 class SynthExercisesStage(SynthStage):
     kind = "synth-exercises"
     synth_kind = "exercises"
-    config_class = SynthJob
+    config_class = SynthConfig
 
 
 # --- training ----------------------------------------------------------------------------------

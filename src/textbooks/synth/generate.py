@@ -39,7 +39,7 @@ MAX_REQUESTS_FACTOR = 10
 
 
 @dataclass(frozen=True)
-class SynthConfig:
+class GenerationConfig:
     """What decides a synthetic dataset (its `output` fields go into the dataset's fingerprint)."""
 
     model: str = output()
@@ -131,7 +131,7 @@ class Generator:
     placeholders: tuple[str, ...] = ()
     isolation: str | None = None  # the sandbox's, where the stage runs teacher-written code
 
-    def __init__(self, config: SynthConfig, pools: Pools, template: Template):
+    def __init__(self, config: GenerationConfig, pools: Pools, template: Template):
         self.config = config
         self.pools = pools
         self.template = template
@@ -244,7 +244,7 @@ def generate(
 class _Collector:
     """Takes judged items in index order: counts them, drops duplicates, fills and writes shards."""
 
-    def __init__(self, config: SynthConfig, writer: DatasetWriter):
+    def __init__(self, config: GenerationConfig, writer: DatasetWriter):
         self.config = config
         self.writer = writer
         self.stats = SynthStats()
