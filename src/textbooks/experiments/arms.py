@@ -9,7 +9,8 @@
 
 An arm is a set of dotted changes to the pipeline (`stages.pretrain-pack.inputs.datasets: [code]`).
 Arms may differ only in their data: every stage that makes a model or a measurement (train,
-export, eval, held-out loss) must be configured alike in every arm, or the experiment refuses to
+export, eval, held-out loss) must be configured alike in every arm, in every setting that changes
+its output (`textbooks.config.output`; a log interval may differ), or the experiment refuses to
 start and names the key. The seed goes to every train stage (`config.seed`); the data stages do not
 depend on it, so each is made once and every seed trains on the same data.
 
