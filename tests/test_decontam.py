@@ -264,6 +264,10 @@ def test_the_judges_flat_keys_of_old_are_read_as_its_endpoint_section():
     assert old.judge == TeacherConfig(["http://h:8000/v1"], "m", api_key_env="KEY", max_tokens_total=500)
     assert old.judge_top == 7
     assert from_dict(DecontamConfig, {"judge_model": "m", "api_key_env": "KEY"}).judge is None  # no endpoint: no judge
+    # The command's flags (flat keys) win over the section of a --config file.
+    section = {"judge": {"endpoints": ["http://file/v1"], "model": "m", "api_key_env": "FILE_KEY"}}
+    flagged = from_dict(DecontamConfig, {**section, "judge_endpoint": "http://flag/v1", "api_key_env": "FLAG_KEY"})
+    assert flagged.judge == TeacherConfig(["http://flag/v1"], "m", api_key_env="FLAG_KEY")
     with pytest.raises(UserError, match="judge.model: required"):
         from_dict(DecontamConfig, {"judge": {"endpoints": ["http://h/v1"]}})
     with pytest.raises(UserError, match="judge.endpoints: empty"):

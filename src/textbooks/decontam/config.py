@@ -73,13 +73,15 @@ class DecontamConfig:
     @staticmethod
     def migrate_keys(data: dict[str, Any]) -> dict[str, Any]:
         """The judge's flat keys of old (`judge_endpoint`, `judge_model`, `api_key_env`,
-        `judge_max_tokens_total`) as the `judge:` section; without `judge_endpoint` they meant no judge."""
+        `judge_max_tokens_total`; also the command's flags) into the `judge:` section, winning over
+        its keys; without an endpoint on either side they meant no judge."""
         flat = {new: data.pop(old) for old, new in FLAT_JUDGE_KEYS.items() if old in data}
         endpoint = flat.pop("endpoints", None)
+        judge = data.get("judge")
         if endpoint:
-            judge = data.get("judge") or {}
-            if isinstance(judge, dict):  # the section's own keys win over the flat ones
-                data["judge"] = {"endpoints": [endpoint], **{k: v for k, v in flat.items() if v is not None}, **judge}
+            judge = {**(judge if isinstance(judge, dict) else {}), "endpoints": [endpoint]}
+        if isinstance(judge, dict):
+            data["judge"] = {**judge, **{k: v for k, v in flat.items() if v is not None}}
         return data
 
     def scoring(self) -> dict[str, Any]:
