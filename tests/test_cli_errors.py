@@ -11,7 +11,7 @@ from conftest import run_cli
 from textbooks.config import command_config
 from textbooks.errors import UserError
 from textbooks.eval.runner import EvalConfig
-from textbooks.synth.job import SynthJob
+from textbooks.synth.job import SynthConfig
 from textbooks.teacher.server import ServerConfig
 from textbooks.train.tokenize import TokenizeConfig
 
@@ -43,9 +43,13 @@ CASES = [
     (["decontam", "--input", "{tmp}/nothing", "--out", "{tmp}/d"], "nothing: not found; expected a dataset directory or a JSONL file"),
     (["decontam", "--config", "{unknown_key}"], "unknown key 'no_such_key'"),
     (["decontam", "--input", "{tmp}/nothing", "--out", "{tmp}/d", "tau=1.5"], "tau: 1.5; expected 0 < tau <= 1"),
+    (["decontam", "--input", "{tmp}/nothing", "--out", "{tmp}/d", "--judge-endpoint", "http://127.0.0.1:9/v1"],
+     "judge.model: required with judge.endpoints"),
     (["tokenize", "--out", "{tmp}/pack"], "tokenize: no input"),
     (["tokenize", "--input", "{tmp}/nothing", "--out", "{tmp}/pack", "seed=oops"], "seed: expected int"),
     (["train", "--config", "{tmp}/missing.yaml", "--data", "{tmp}/pack", "--out", "{tmp}/run"], "no such config file or preset"),
+    (["train", "--config", "tiny-pretrain", "--data", "{tmp}/pack", "--out", "{tmp}/run", "no_such_key=1"],
+     "tiny-pretrain.yaml (with command-line flags): unknown key 'no_such_key'"),
     (["model", "info"], "give exactly one of --preset NAME or --model PATH"),
     (["export-hf", "--model", "{tmp}/nothing", "--out", "{tmp}/hf"], "no such directory"),
     (["import-hf", "--hf", "{tmp}/nothing", "--out", "{tmp}/ckpt"], "nothing"),
@@ -84,13 +88,13 @@ def test_the_whole_teacher_config_is_settable_from_a_file(tmp_path):
         "  prices: {m: [0.5, 1.5]}\n  timeout_s: 30\n  max_retries: 2\n  backoff_base_s: 0.1\n"
         "  backoff_max_s: 5\n  cooldown_s: 10\n  failures_before_cooldown: 1\n  max_in_flight: 64\n"
     )
-    job = command_config(SynthJob, path, ["teacher.max_cost_usd=3"])
+    job = command_config(SynthConfig, path, ["teacher.max_cost_usd=3"])
     teacher = job.teacher
     assert teacher.endpoints == ["http://a/v1", "http://b/v1"] and teacher.in_flight == 64
     assert (teacher.requests_per_minute, teacher.tokens_per_minute, teacher.max_tokens_total) == (600, 100000, 5000)
     assert teacher.max_cost_usd == 3 and teacher.prices == {"m": [0.5, 1.5]}
     assert (teacher.timeout_s, teacher.max_retries, teacher.cooldown_s, teacher.failures_before_cooldown) == (30, 2, 10, 1)
-    assert job.synth_config("exercises", teacher.model).max_tokens_per_doc == 512
+    assert job.generation_config("exercises", teacher.model).max_tokens_per_doc == 512
 
 
 def test_tokenize_and_serve_configs_read_their_keys(tmp_path):

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import run_cli
 from textbooks.curate.executor import ExecutorConfig
-from textbooks.curate.job import CurateJob, run_clean
+from textbooks.curate.job import CurateConfig, run_clean
 from textbooks.data.datasets import Dataset
 from textbooks.data.sources import import_sources
 
@@ -67,7 +67,7 @@ def test_slurm_submits_an_array_job_whose_tasks_write_the_dataset_the_next_run_p
                        env={**os.environ, **env, "SLURM_ARRAY_TASK_ID": str(task), "SLURM_NODELIST": "node1"})
     published = run_cli(*args, env=env)
     assert published.returncode == 0, published.stderr
-    local = run_clean(raw, tmp_path / "clean-local", CurateJob())
+    local = run_clean(raw, tmp_path / "clean-local", CurateConfig())
     assert records(Dataset.open(tmp_path / "clean")) == records(local)
     assert Dataset.open(tmp_path / "clean").manifest["curate-clean"] == local.manifest["curate-clean"]
 
@@ -77,8 +77,8 @@ def test_ray_runs_a_stage_like_the_local_pool(raw, tmp_path):
     ray = pytest.importorskip("ray", reason="ray is not installed (the optional `ray` extra)")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        on_ray = run_clean(raw, tmp_path / "clean-ray", CurateJob(executor=ExecutorConfig(kind="ray", workers=2)))
+        on_ray = run_clean(raw, tmp_path / "clean-ray", CurateConfig(executor=ExecutorConfig(kind="ray", workers=2)))
     finally:
         ray.shutdown()
-    local = run_clean(raw, tmp_path / "clean-local", CurateJob())
+    local = run_clean(raw, tmp_path / "clean-local", CurateConfig())
     assert records(on_ray) == records(local) and on_ray.manifest["curate-clean"] == local.manifest["curate-clean"]

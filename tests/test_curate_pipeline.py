@@ -14,7 +14,7 @@ from conftest import cached_answers, run_cli, sigkill_after_answers
 from curate_fake_teacher import RatingTeacher
 from textbooks.config import command_config
 from textbooks.curate.annotate import AnnotateConfig, annotate, labels_from_scores, parse_score, sample_ids
-from textbooks.curate.job import CurateJob, run_curate
+from textbooks.curate.job import CurateConfig, run_curate
 from textbooks.data.datasets import Dataset
 from textbooks.data.sources import import_sources
 from textbooks.errors import UserError
@@ -100,7 +100,7 @@ def test_an_annotation_killed_with_sigkill_resumes_and_no_answered_request_is_as
 @pytest.mark.slow
 def test_a_whole_run_learns_the_teachers_labelling_and_keeps_the_files_it_rates_high(stdlib_files, tmp_path):
     with RatingTeacher() as server:
-        job = command_config(CurateJob, None, [], {
+        job = command_config(CurateConfig, None, [], {
             "out": tmp_path / "run", "sources": [str(STDLIB / p) for p in PACKAGES], "teacher.endpoints": [server.url],
             "teacher.model": "fault-model", "embedder": "hashing", "annotate.sample": 150, "rows_per_shard": 40})
         result = run_curate(job)
@@ -171,25 +171,25 @@ def test_the_curate_config_reads_yaml_sections_flags_and_overrides_in_that_order
     path = tmp_path / "curate.yaml"
     path.write_text("sources: [a, b]\nannotate: {sample: 50, max_file_tokens: 256}\nclassify: {threshold: 3, keep: top:0.3}\n"
                     "teacher: {endpoints: [http://h:8000/v1], model: big}\nexecutor: {kind: local, workers: 8}\n")
-    job = command_config(CurateJob, path, ["annotate.sample=70", "dedup.threshold=0.8"], {"out": tmp_path / "o", "classify.keep": "0.6"})
+    job = command_config(CurateConfig, path, ["annotate.sample=70", "dedup.threshold=0.8"], {"out": tmp_path / "o", "classify.keep": "0.6"})
     assert (job.sources, job.annotate.sample, job.annotate.max_file_tokens) == (["a", "b"], 70, 256)
     assert (job.classify.threshold, job.classify.keep, job.dedup.threshold, job.executor.workers) == ("3", "0.6", 0.8, 8)
     assert job.teacher.endpoints == ["http://h:8000/v1"] and job.out == tmp_path / "o"
     with pytest.raises(UserError, match="unknown key 'sampel'"):
-        command_config(CurateJob, None, ["annotate.sampel=5"])
+        command_config(CurateConfig, None, ["annotate.sampel=5"])
 
 
 def test_until_dedup_stops_before_the_teacher_and_its_result_is_the_dedup_dataset(tmp_path):
     """The unfiltered baseline of the data-quality experiment: cleaned and deduplicated, no teacher."""
     with pytest.raises(UserError, match="until: 'annotated'; expected one of dedup, filtered"):
-        CurateJob(until="annotated")
+        CurateConfig(until="annotated")
     done = run_cli("curate", "--source", str(STDLIB / "json"), "--out", str(tmp_path / "cur"), "--until", "dedup",
                    "--endpoint", "http://127.0.0.1:9/v1", "--model", "unreachable")  # never called
     assert done.returncode == 0, done.stderr
     dedup = Dataset.open(tmp_path / "cur" / "dedup")
     assert done.stdout.strip() == f"{dedup.path}: {dedup.num_rows:,} of {dedup.num_rows:,} files after cleaning and dedup"
     assert sorted(p.name for p in (tmp_path / "cur").iterdir() if p.is_dir()) == ["clean", "dedup", "raw"]
-    assert CurateJob(until="dedup").result_dir(tmp_path / "cur") == dedup.path
+    assert CurateConfig(until="dedup").result_dir(tmp_path / "cur") == dedup.path
 
 
 def test_a_slurm_submission_inside_a_pipeline_stage_is_one_line_saying_to_run_again(tmp_path, monkeypatch):
@@ -202,6 +202,6 @@ def test_a_slurm_submission_inside_a_pipeline_stage_is_one_line_saying_to_run_ag
         raise Submitted("submitted 3 Slurm jobs; run the same command again when they finish")
 
     monkeypatch.setattr(curate, "run_curate", submit)
-    ctx = StageContext("code", tmp_path / "code", CurateJob(sources=[str(STDLIB / "json")]), {}, tmp_path, Launcher())
+    ctx = StageContext("code", tmp_path / "code", CurateConfig(sources=[str(STDLIB / "json")]), {}, tmp_path, Launcher())
     with pytest.raises(UserError, match="^submitted 3 Slurm jobs; run the same command again when they finish$"):
         curate.CurateStage().run(ctx)

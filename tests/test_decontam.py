@@ -12,6 +12,7 @@ import pytest
 from conftest import run_cli
 from decontam_judge import StandInJudge
 from textbooks.benchmarks import PROBLEM_SETS, benchmark_problems
+from textbooks.config import from_dict
 from textbooks.data.datasets import Dataset, import_jsonl
 from textbooks.decontam import pipeline
 from textbooks.decontam.ast_match import match_rate, normalise, units
@@ -21,6 +22,7 @@ from textbooks.decontam.judge import read_verdict
 from textbooks.decontam.planted import clean_exercises, plant, planted_set, renamed
 from textbooks.decontam.report import flags
 from textbooks.errors import UserError
+from textbooks.teacher import TeacherConfig
 
 
 @pytest.fixture(scope="module")
@@ -185,8 +187,8 @@ def test_the_judge_flags_a_rephrasing_the_other_tiers_miss_and_its_answers_are_c
     records = [{"id": "rephrased", "prompt": rephrased, "solution": "", "text": rephrased}, *clean_exercises(20, seed=4)]
     source = write_jsonl(tmp_path / "ex.jsonl", records)
     with StandInJudge() as judge_server:
-        config = DecontamConfig(data_dir=data_dir, benchmarks=["humaneval"], judge_endpoint=judge_server.url,
-                                judge_model=judge_server.model, min_cosine=0.3)
+        config = DecontamConfig(data_dir=data_dir, benchmarks=["humaneval"], min_cosine=0.3,
+                                judge=TeacherConfig([judge_server.url], judge_server.model))
         result = pipeline.decontaminate(source, tmp_path / "out", config, progress=False)
         asked = len(judge_server.hits)
         matches = pq.read_table(result.out / "matches.parquet").to_pandas()
@@ -254,3 +256,34 @@ def test_synth_exercises_decontaminate_keeps_the_pruned_dataset_and_report_besid
                                                  ("Maybe", None), ("", None)])
 def test_the_judge_answer_is_read_from_its_first_word(answer, verdict):
     assert read_verdict(answer) is verdict
+
+
+def test_the_judges_flat_keys_of_old_are_read_as_its_endpoint_section():
+    old = from_dict(DecontamConfig, {"judge_endpoint": "http://h:8000/v1", "judge_model": "m", "api_key_env": "KEY",
+                                     "judge_max_tokens_total": 500, "judge_top": 7})
+    assert old.judge == TeacherConfig(["http://h:8000/v1"], "m", api_key_env="KEY", max_tokens_total=500)
+    assert old.judge_top == 7
+    assert from_dict(DecontamConfig, {"judge_model": "m", "api_key_env": "KEY"}).judge is None  # no endpoint: no judge
+    # The command's flags (flat keys) win over the section of a --config file.
+    section = {"judge": {"endpoints": ["http://file/v1"], "model": "m", "api_key_env": "FILE_KEY"}}
+    flagged = from_dict(DecontamConfig, {**section, "judge_endpoint": "http://flag/v1", "api_key_env": "FLAG_KEY"})
+    assert flagged.judge == TeacherConfig(["http://flag/v1"], "m", api_key_env="FLAG_KEY")
+    with pytest.raises(UserError, match="judge.model: required"):
+        from_dict(DecontamConfig, {"judge": {"endpoints": ["http://h/v1"]}})
+    with pytest.raises(UserError, match="judge.endpoints: empty"):
+        from_dict(DecontamConfig, {"judge": {"model": "m"}})
+
+
+def test_scores_are_reused_across_tau_and_judge_and_verdicts_follow_only_output_settings():
+    base = DecontamConfig()
+    judged = DecontamConfig(tau=0.8, judge_top=5, judge=TeacherConfig(["http://h/v1"], "m"))
+    assert judged.scoring() == base.scoring() and judged.verdicts() != base.verdicts()
+    # Where the files are, the judge's server and key: the same verdicts.
+    moved = DecontamConfig(tau=0.8, judge_top=5, data_dir="/elsewhere", input="/in", out="/out",
+                           judge=TeacherConfig(["http://other/v1"], "m", api_key_env="K", max_in_flight=3))
+    assert moved.verdicts() == judged.verdicts()
+    # Another judge model, another verdict; another n-gram size, other scores; another chunk size,
+    # another layout of the saved chunks.
+    assert DecontamConfig(tau=0.8, judge_top=5, judge=TeacherConfig(["http://h/v1"], "n")).verdicts() != judged.verdicts()
+    assert DecontamConfig(code_ngram=16).scoring() != base.scoring()
+    assert DecontamConfig(chunk_size=10).scoring() != base.scoring()

@@ -11,10 +11,12 @@ import pytest
 from conftest import run_cli
 from fault_server import FaultServer
 from textbooks.benchmarks import load_benchmark
+from textbooks.config import from_dict
 from textbooks.errors import UserError
 from textbooks.eval.compare import compare_runs
-from textbooks.eval.judge import EMBEDDED, JudgeSettings, judge_messages, judge_results, parse_grade, spearman
-from textbooks.eval.runner import EvalSettings, evaluate
+from textbooks.eval.judge import judge_messages, judge_results, parse_grade, spearman
+from textbooks.eval.runner import EvalConfig, EvalSettings, evaluate
+from textbooks.teacher import TeacherConfig
 
 MARK = re.compile(r"# grade: (\w+)")
 
@@ -62,11 +64,11 @@ def test_judge_grades_each_sample_counts_garbage_and_measures_agreement(novel, t
     out = tmp_path / "out"
     with StandInJudge(model="stand-in") as server:
         summary = evaluate(novel, out, samples_file=samples, settings=EvalSettings(limit=4, workers=2), progress=False,
-                           judge=JudgeSettings(server.url, "stand-in"))
+                           judge=TeacherConfig([server.url], "stand-in"))
         asked = len(server.hits)
         # A rerun asks the judge nothing: every grade is in the cache.
         again = evaluate(novel, out, samples_file=samples, settings=EvalSettings(limit=4, workers=2), progress=False,
-                         judge=JudgeSettings(server.url, "stand-in"))
+                         judge=TeacherConfig([server.url], "stand-in"))
         assert len(server.hits) == asked == 5
     judge = summary["judge"]
     assert (judge["graded"], judge["unparsed"], judge["failed"]) == (3, 2, 0)
@@ -87,7 +89,7 @@ def test_judge_failures_are_counted_not_fatal(novel, tmp_path):
     refused = judge_messages(task.prompt, task.reference, "    # grade: 2\n    return None\n")[-1]["content"]
     with StandInJudge(model="stand-in", faults={refused: ["400"]}) as server:
         summary = evaluate(novel, tmp_path / "out", samples_file=samples, settings=EvalSettings(limit=1, workers=1),
-                           progress=False, judge=JudgeSettings(server.url, "stand-in"))
+                           progress=False, judge=TeacherConfig([server.url], "stand-in"))
     assert (summary["judge"]["graded"], summary["judge"]["failed"]) == (1, 1)
     assert summary["judge"]["agreement"] == {"spearman": None, "tasks": 1}
 
@@ -95,7 +97,7 @@ def test_judge_failures_are_counted_not_fatal(novel, tmp_path):
 def test_a_judge_budget_stops_the_judge_and_says_how_many_were_not_sent(novel, tmp_path):
     samples = graded_samples(novel, tmp_path / "samples.jsonl", {f"Novel/{i}": [(True, "6")] for i in range(4)})
     with StandInJudge(model="stand-in") as server:
-        settings = JudgeSettings(server.url, "stand-in", max_tokens_total=60, max_in_flight=1)
+        settings = TeacherConfig([server.url], "stand-in", max_tokens_total=60, max_in_flight=1)
         summary = evaluate(novel, tmp_path / "out", samples_file=samples, settings=EvalSettings(limit=4, workers=1),
                            progress=False, judge=settings)
     judge = summary["judge"]
@@ -106,7 +108,7 @@ def test_the_embedded_135m_teacher_as_judge_is_warned_about(novel, tmp_path):
     task = novel.tasks["Novel/0"]
     results = [{"task_id": task.task_id, "sample": 0, "completion": task.reference, "passed": True}]
     with StandInJudge(model="smollm2-135m-instruct") as server, pytest.warns(UserWarning, match="too weak"):
-        section = judge_results(novel, results, JudgeSettings(server.url, "smollm2-135m-instruct"), tmp_path, progress=False)
+        section = judge_results(novel, results, TeacherConfig([server.url], "smollm2-135m-instruct"), tmp_path, progress=False)
     assert "too weak" in section["weak_judge_warning"]
 
 
@@ -130,7 +132,7 @@ def test_compare_runs_ranks_models_by_pass_at_1_and_by_judge(novel, tmp_path):
         for name, samples in runs.items():
             path = graded_samples(novel, tmp_path / f"{name}.jsonl", {"Novel/0": samples[:1], "Novel/1": samples[1:]})
             evaluate(novel, tmp_path / name, samples_file=path, settings=EvalSettings(limit=2, workers=2), progress=False,
-                     judge=JudgeSettings(server.url, "stand-in"))
+                     judge=TeacherConfig([server.url], "stand-in"))
     comparison = compare_runs([tmp_path / name for name in runs])
     assert [r["pass@1"] for r in comparison["runs"]] == [1.0, 0.5, 0.0]
     assert [r["judge_mean"] for r in comparison["runs"]] == [8.5, 4.5, 1.5]
@@ -140,8 +142,20 @@ def test_compare_runs_ranks_models_by_pass_at_1_and_by_judge(novel, tmp_path):
 
 
 def test_judge_model_is_required_with_a_url(novel, tmp_path):
-    with pytest.raises(UserError, match="--judge-model: required"):
-        judge_results(novel, [], JudgeSettings("http://127.0.0.1:9/v1"), tmp_path, progress=False)
+    with pytest.raises(UserError, match="judge.model: required"):
+        judge_results(novel, [], TeacherConfig(["http://127.0.0.1:9/v1"]), tmp_path, progress=False)
+
+
+@pytest.mark.parametrize("old,new", [
+    ({"endpoint": "http://h:8000/v1", "model": "m", "max_tokens_total": 9},
+     TeacherConfig(["http://h:8000/v1"], "m", max_tokens_total=9)),
+    ({"endpoint": "embedded"}, TeacherConfig()),  # no endpoints: the embedded teacher
+    ({"endpoint": None, "model": "m"}, None),  # no endpoint was no judge
+])
+def test_the_judge_section_of_old_is_read_as_an_endpoint_section(old, new):
+    assert from_dict(EvalConfig, {"judge": old}).judge == new
+    assert from_dict(EvalConfig, {"judge": {"endpoints": ["http://h/v1"], "model": "m"}}).judge == TeacherConfig(["http://h/v1"], "m")
+    assert from_dict(EvalConfig, {}).judge is None
 
 
 @pytest.mark.parametrize("text,score", [
@@ -178,7 +192,7 @@ def test_the_embedded_teacher_judges_end_to_end_with_a_warning(novel, tmp_path):
     task = novel.tasks["Novel/4"]
     results = [{"task_id": task.task_id, "sample": 0, "completion": task.reference, "passed": True}]
     with pytest.warns(UserWarning, match="too weak"):
-        section = judge_results(novel, results, JudgeSettings(EMBEDDED), tmp_path, progress=False)
+        section = judge_results(novel, results, TeacherConfig(), tmp_path, progress=False)
     assert section["graded"] + section["unparsed"] == 1 and section["failed"] == 0
     assert section["judge_model"] == "smollm2-135m-instruct" and section["weak_judge_warning"]
     rows = [json.loads(line) for line in open(tmp_path / "judgments.jsonl")]
@@ -191,6 +205,6 @@ def test_an_unreachable_judge_is_a_user_error_and_the_scores_are_kept(novel, tmp
     samples = graded_samples(novel, tmp_path / "samples.jsonl", {"Novel/0": [(True, "9")]})
     with pytest.raises(UserError, match="no endpoint can be reached"):
         evaluate(novel, tmp_path / "out", samples_file=samples, settings=EvalSettings(limit=1, workers=1), progress=False,
-                 judge=JudgeSettings(f"http://127.0.0.1:{free_port()}/v1", "nobody"))
+                 judge=TeacherConfig([f"http://127.0.0.1:{free_port()}/v1"], "nobody"))
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["scores"]["pass@1"]["estimate"] == 1.0 and "judge" not in summary

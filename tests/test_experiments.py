@@ -125,6 +125,12 @@ def test_arms_that_differ_in_the_model_are_refused_naming_the_key(tmp_path, data
         run_data_quality(save(tmp_path / "dq.yaml", data), dry_run=True, echo=lambda line: None)
 
 
+def test_arms_may_differ_in_settings_that_do_not_change_a_model(tmp_path, data_dir):
+    data = data_quality_config(tmp_path, data_dir)
+    data["arms"]["email"] = {"stages.pack.inputs.datasets": ["email"], "stages.pretrain.config.log.every": 7}
+    assert run_data_quality(save(tmp_path / "dq.yaml", data), dry_run=True, echo=lambda line: None) is None
+
+
 def test_a_dry_run_plans_every_arm_and_shares_what_is_the_same(tmp_path, data_dir):
     lines: list[str] = []
     assert run_data_quality(save(tmp_path / "dq.yaml", data_quality_config(tmp_path, data_dir)),

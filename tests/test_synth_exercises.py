@@ -113,10 +113,10 @@ def test_parse_answer_takes_json_with_raw_newlines_or_a_fenced_block():
 
 def test_without_structured_output_the_request_asks_for_a_code_block():
     from textbooks.synth.exercises import exercise_generator
-    from textbooks.synth.generate import SynthConfig
+    from textbooks.synth.generate import GenerationConfig
 
-    structured = exercise_generator(SynthConfig(model="m", num=1))
-    plain = exercise_generator(SynthConfig(model="m", num=1, structured_output=False))
+    structured = exercise_generator(GenerationConfig(model="m", num=1))
+    plain = exercise_generator(GenerationConfig(model="m", num=1, structured_output=False))
     _, with_schema = structured.request(0)
     _, without = plain.request(0)
     assert "response_format" in with_schema.params and "JSON object" in with_schema.messages[0]["content"]
@@ -127,11 +127,11 @@ def test_without_structured_output_the_request_asks_for_a_code_block():
 def test_exercises_are_checked_only_in_an_isolating_sandbox_unless_waived(monkeypatch):
     from textbooks.sandbox import DISABLE_VARIABLE, IsolationUnavailable
     from textbooks.synth.exercises import exercise_generator
-    from textbooks.synth.generate import SynthConfig
+    from textbooks.synth.generate import GenerationConfig
 
     monkeypatch.setenv(DISABLE_VARIABLE, "bwrap,namespaces")
     with pytest.raises(IsolationUnavailable, match="--unsafe-no-isolation"):
-        with exercise_generator(SynthConfig(model="m", num=1)):
+        with exercise_generator(GenerationConfig(model="m", num=1)):
             pass
-    with pytest.warns(UserWarning), exercise_generator(SynthConfig(model="m", num=1), unsafe_no_isolation=True) as waived:
+    with pytest.warns(UserWarning), exercise_generator(GenerationConfig(model="m", num=1), unsafe_no_isolation=True) as waived:
         assert waived.isolation.endswith("(unsafe-no-isolation)")

@@ -9,7 +9,7 @@ from textbooks.data.datasets import Dataset
 from textbooks.data.schemas import validate_record
 from textbooks.errors import UserError
 from textbooks.synth.exercises import exercise_generator
-from textbooks.synth.generate import SynthConfig, generate
+from textbooks.synth.generate import GenerationConfig, generate
 from textbooks.synth.textbooks import textbook_generator
 from textbooks.teacher import TeacherConfig
 from textbooks.teacher.cache import AnswerCache
@@ -36,7 +36,7 @@ def kept_in_index_order(generator, rows: list[dict], num: int) -> bool:
 
 
 def test_exercises_counts_add_up_and_every_record_is_a_valid_humaneval_style_exercise(teacher, tmp_path):
-    generator = exercise_generator(SynthConfig(model="fake", num=60, seed=3, batch_size=16))
+    generator = exercise_generator(GenerationConfig(model="fake", num=60, seed=3, batch_size=16))
     result = generate(generator, teacher_config(teacher), tmp_path / "ex")
     stats = result.stats
     assert stats["requests"] == 60 == stats["kept"] + sum(stats["rejected"].values())
@@ -55,7 +55,7 @@ def test_exercises_counts_add_up_and_every_record_is_a_valid_humaneval_style_exe
 
 
 def test_rerunning_a_finished_stage_is_a_no_op_that_sends_nothing(teacher, tmp_path):
-    config = SynthConfig(model="fake", num=10, seed=1)
+    config = GenerationConfig(model="fake", num=10, seed=1)
     first = generate(textbook_generator(config), teacher_config(teacher), tmp_path / "tb")
     hits = len(teacher.hits)
     again = generate(textbook_generator(config), teacher_config(teacher), tmp_path / "tb")
@@ -65,7 +65,7 @@ def test_rerunning_a_finished_stage_is_a_no_op_that_sends_nothing(teacher, tmp_p
 
 
 def test_textbook_records_carry_their_constraints_and_empty_answers_are_counted(teacher, tmp_path):
-    generator = textbook_generator(SynthConfig(model="fake", num=40, seed=5))
+    generator = textbook_generator(GenerationConfig(model="fake", num=40, seed=5))
     result = generate(generator, teacher_config(teacher), tmp_path / "tb")
     rows = records(tmp_path / "tb")
     assert result.stats["rejected"].get("empty", 0) > 0
@@ -82,7 +82,7 @@ def test_textbook_records_carry_their_constraints_and_empty_answers_are_counted(
 def test_a_token_target_ends_at_the_same_record_whatever_the_batch_size(teacher, tmp_path):
     runs = {}
     for batch_size in (3, 64):
-        config = SynthConfig(model="fake", tokens=300, seed=2, batch_size=batch_size, max_tokens_per_doc=20)
+        config = GenerationConfig(model="fake", tokens=300, seed=2, batch_size=batch_size, max_tokens_per_doc=20)
         runs[batch_size] = generate(textbook_generator(config), teacher_config(teacher), tmp_path / f"b{batch_size}", tmp_path / "cache.sqlite")
     assert records(tmp_path / "b3") == records(tmp_path / "b64")
     stats = runs[3].stats
@@ -93,13 +93,13 @@ def test_a_token_target_ends_at_the_same_record_whatever_the_batch_size(teacher,
 
 def test_requests_the_teacher_refuses_are_counted_and_the_dataset_still_written(tmp_path):
     with FakeTeacher(always="400") as server:
-        result = generate(textbook_generator(SynthConfig(model="fake", num=5)), teacher_config(server), tmp_path / "tb")
+        result = generate(textbook_generator(GenerationConfig(model="fake", num=5)), teacher_config(server), tmp_path / "tb")
     assert result.stats["rejected"] == {"teacher_failed": 5}
     assert result.dataset.num_rows == 0
 
 
 def test_a_teacher_that_is_down_publishes_nothing_and_the_rerun_finishes(teacher, tmp_path):
-    config = SynthConfig(model="fake", num=6, seed=8)
+    config = GenerationConfig(model="fake", num=6, seed=8)
     with FakeTeacher(faults={}, always="500") as down:
         with pytest.raises(UserError, match=r"6 teacher requests failed \(.*HTTP 500.*run the same command again"):
             generate(textbook_generator(config), teacher_config(down, max_retries=0), tmp_path / "tb", tmp_path / "c.sqlite")
@@ -109,7 +109,7 @@ def test_a_teacher_that_is_down_publishes_nothing_and_the_rerun_finishes(teacher
 
 
 def test_a_spent_budget_stops_the_run_and_reruns_go_on_without_paying_twice(teacher, tmp_path):
-    config = SynthConfig(model="fake", num=12, seed=4)
+    config = GenerationConfig(model="fake", num=12, seed=4)
     cache = tmp_path / "cache.sqlite"
     runs = 0
     while True:  # each run may spend 100 tokens: 3 or 4 answers of 30 tokens

@@ -14,7 +14,7 @@ from textbooks.synth.diversity import (
     mean_pairwise_distance,
     save_report,
 )
-from textbooks.synth.generate import SynthConfig, generate
+from textbooks.synth.generate import GenerationConfig, generate
 from textbooks.synth.textbooks import textbook_generator
 from textbooks.teacher import TeacherConfig
 
@@ -38,7 +38,7 @@ def test_distinct_ngrams():
 
 def test_report_of_a_generated_dataset(tmp_path):
     with FakeTeacher() as server:
-        config = SynthConfig(model="fake", num=30, seed=6)
+        config = GenerationConfig(model="fake", num=30, seed=6)
         generate(textbook_generator(config), TeacherConfig(endpoints=[server.url], model="fake"), tmp_path / "tb")
     report = diversity_report(tmp_path / "tb", embedder="hashing", sample=10)
     assert report["sample"] == 10 and report["kind"] == "textbook"

@@ -6,7 +6,7 @@ A YAML file holds a nested mapping that mirrors the dataclass; `key.sub=value` o
 overrides one leaf (the value is parsed as YAML, so `true`, `[1, 2]` and `null` work). Unknown keys
 and values of the wrong type are user errors that name the key and the file.
 
-Every command that does work has such a class (`TrainConfig`, `EvalConfig`, `SynthJob`,
+Every command that does work has such a class (`TrainConfig`, `EvalConfig`, `SynthConfig`,
 `TokenizeConfig`, `ServerConfig`, ...) and reads it with `command_config`: the class's defaults,
 then `--config FILE`, then the flags given on the command line, then `key=value` overrides. The
 pipeline file (`textbooks run`) is made of the same classes, one per section.
@@ -28,6 +28,70 @@ import yaml
 from textbooks.errors import UserError
 
 T = TypeVar("T")
+
+
+AFFECTS_OUTPUT = "affects_output"
+# Field metadata: what a `None` section hashed as in stage keys before it was reshaped (the judge was
+# flat `judge_*` keys in decontam and a section of its own in eval before it became an endpoint).
+LEGACY_KEY = "legacy_key_when_none"
+
+
+def output(default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING,
+           **metadata: Any) -> Any:
+    """A config field that changes the output: it is part of stage keys and fingerprints."""
+    return dataclasses.field(default=default, default_factory=default_factory,
+                             metadata={AFFECTS_OUTPUT: True, **metadata})
+
+
+def pacing(default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING) -> Any:
+    """A config field that paces, places or authenticates the work but never changes what it writes."""
+    return dataclasses.field(default=default, default_factory=default_factory, metadata={AFFECTS_OUTPUT: False})
+
+
+def undeclared_fields(cls: type, prefix: str = "") -> list[str]:
+    """Dotted names of the fields of `cls` (and of the config classes inside it) that do not say
+    whether they change the output."""
+    found = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if AFFECTS_OUTPUT not in f.metadata:
+            found.append(f"{prefix}{f.name}")
+        for inner in _dataclasses_in(hints[f.name]):
+            found += undeclared_fields(inner, f"{prefix}{f.name}.")
+    return found
+
+
+def _dataclasses_in(tp: Any) -> list[type]:
+    if dataclasses.is_dataclass(tp):
+        return [tp]
+    return [found for arg in typing.get_args(tp) for found in _dataclasses_in(arg)]
+
+
+def output_data(config: Any, legacy: bool = False) -> dict[str, Any]:
+    """A config as plain data, only the fields that change the output (nested sections alike).
+
+    `legacy`: a `None` section with a LEGACY_KEY is given as it hashed before it was reshaped
+    (stage keys, so that those users already have stay valid)."""
+    return json.loads(json.dumps(_output_data(config, legacy), default=str))
+
+
+def _output_data(value: Any, legacy: bool) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        data: dict[str, Any] = {}
+        for f in dataclasses.fields(value):
+            if not f.metadata.get(AFFECTS_OUTPUT, True):
+                continue
+            inner = getattr(value, f.name)
+            if legacy and inner is None and LEGACY_KEY in f.metadata:
+                data.update(f.metadata[LEGACY_KEY])
+            else:
+                data[f.name] = _output_data(inner, legacy)
+        return data
+    if isinstance(value, (list, tuple)):
+        return [_output_data(v, legacy) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _output_data(v, legacy) for k, v in value.items()}
+    return value
 
 
 def load_config(cls: type[T], path: str | Path | None = None, overrides: Sequence[str] = ()) -> T:
@@ -122,6 +186,9 @@ def from_dict(cls: type[T], data: Mapping[str, Any], where: str = "config") -> T
     """Construct a (nested) dataclass from plain data, checking keys and types."""
     if not isinstance(data, Mapping):
         raise UserError(f"{where}: expected a mapping for {cls.__name__}, got {type(data).__name__}")
+    migrate = getattr(cls, "migrate_keys", None)
+    if migrate is not None:  # keys an older release spelled differently
+        data = migrate(dict(data))
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - set(fields))

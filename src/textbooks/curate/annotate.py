@@ -17,7 +17,6 @@ dataset keeps every input column plus `edu_score`, `edu_rationale`, `teacher`, `
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import heapq
 import re
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from textbooks.config import output, output_data
 from textbooks.data.datasets import Dataset, DatasetWriter
 from textbooks.errors import UserError
 from textbooks.teacher import (
@@ -77,12 +77,12 @@ _SCORE_TEXT = re.compile(r"score\W{0,3}\s*(\d+)", re.IGNORECASE)
 class AnnotateConfig:
     """What decides the annotated dataset (YAML section `annotate:`)."""
 
-    sample: int = 1000  # files to rate (the paper: about 100K)
-    seed: int = 0
-    max_file_tokens: int = 1024  # each file is cut to this many tokens before it is shown
-    max_tokens: int = 256  # the answer's length limit
-    temperature: float = 0.0
-    structured_output: bool = True  # JSON schema via the server's structured output; off: the prompt alone
+    sample: int = output(1000)  # files to rate (the paper: about 100K)
+    seed: int = output(0)
+    max_file_tokens: int = output(1024)  # each file is cut to this many tokens before it is shown
+    max_tokens: int = output(256)  # the answer's length limit
+    temperature: float = output(0.0)
+    structured_output: bool = output(True)  # JSON schema via the server's structured output; off: the prompt alone
 
     def __post_init__(self) -> None:
         for name in ("sample", "max_file_tokens", "max_tokens"):
@@ -183,7 +183,7 @@ def labels_from_scores(scores: Sequence[int], threshold: float | str) -> tuple[l
 
 def fingerprint_config(config: AnnotateConfig, model: str) -> dict[str, Any]:
     """What decides the annotated dataset besides its input."""
-    return {**dataclasses.asdict(config), "model": model, "prompt_sha256": hashlib.sha256(PROMPT.encode()).hexdigest()}
+    return {**output_data(config), "model": model, "prompt_sha256": hashlib.sha256(PROMPT.encode()).hexdigest()}
 
 
 def annotate(

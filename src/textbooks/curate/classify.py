@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from textbooks.config import output
 from textbooks.errors import UserError
 from textbooks.io import atomic_write_json
 
@@ -30,12 +31,12 @@ MODELS = ("random_forest", "logistic_regression")
 class ClassifyConfig:
     """YAML section `classify:`."""
 
-    threshold: str = "3"  # label = edu_score >= threshold; "auto": the sample's median (weak teachers)
-    model: Literal["random_forest", "logistic_regression"] = "random_forest"
-    keep: str = "0.5"  # a probability (keep quality >= it) or "top:F" (the best fraction F)
-    test_fraction: float = 0.25
-    n_estimators: int = 300
-    seed: int = 0
+    threshold: str = output("3")  # label = edu_score >= threshold; "auto": the sample's median (weak teachers)
+    model: Literal["random_forest", "logistic_regression"] = output("random_forest")
+    keep: str = output("0.5")  # a probability (keep quality >= it) or "top:F" (the best fraction F)
+    test_fraction: float = output(0.25)
+    n_estimators: int = output(300)
+    seed: int = output(0)
 
     def __post_init__(self) -> None:
         if self.threshold != "auto":

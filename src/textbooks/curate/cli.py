@@ -1,5 +1,5 @@
 """`textbooks curate --source ... --out DIR` (every step) and `textbooks curate clean|dedup|annotate|
-embed|classify` (one step). Every option is a key of `CurateJob` (curate/job.py): `--config FILE`
+embed|classify` (one step). Every option is a key of `CurateConfig` (curate/job.py): `--config FILE`
 gives them as YAML, `key=value` overrides any (e.g. `dedup.threshold=0.8 executor.workers=8`)."""
 
 from __future__ import annotations
@@ -10,15 +10,15 @@ import typer
 
 curate_app = typer.Typer(help="Filtered code of textbook quality: clean, dedup, annotate (teacher), embed, classify.")
 
-OVERRIDES_HELP = "key=value overrides of CurateJob, e.g. annotate.sample=500 dedup.threshold=0.8 executor.kind=slurm."
-CONFIG_HELP = "YAML file of CurateJob keys (sections clean:, dedup:, annotate:, teacher:, classify:, executor:)."
+OVERRIDES_HELP = "key=value overrides of CurateConfig, e.g. annotate.sample=500 dedup.threshold=0.8 executor.kind=slurm."
+CONFIG_HELP = "YAML file of CurateConfig keys (sections clean:, dedup:, annotate:, teacher:, classify:, executor:)."
 
 
 def _job(config, overrides, flags):
     from textbooks.config import command_config
-    from textbooks.curate.job import CurateJob
+    from textbooks.curate.job import CurateConfig
 
-    return command_config(CurateJob, config, overrides or [], flags)
+    return command_config(CurateConfig, config, overrides or [], flags)
 
 
 def _input(path: Path):

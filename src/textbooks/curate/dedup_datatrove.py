@@ -24,10 +24,10 @@ Stages (datatrove's steps, four of them subclassed or ours; tasks in brackets, N
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+from textbooks.config import output, output_data
 from textbooks.curate.executor import ExecutorConfig, Stage, counter_of, finish_logs, logs_dir, run_stages
 from textbooks.data.datasets import Dataset, DatasetWriter
 from textbooks.data.dedup import MinHasher, normalize
@@ -38,10 +38,10 @@ from textbooks.errors import UserError
 class DedupConfig:
     """YAML section `dedup:`."""
 
-    threshold: float = 0.7  # Jaccard similarity of 5-gram sets above which files are near duplicates
-    num_perm: int = 128  # MinHash permutations; bands x rows come from datasketch's choice for the threshold
-    n_grams: int = 5
-    seed: int = 1
+    threshold: float = output(0.7)  # Jaccard similarity of 5-gram sets above which files are near duplicates
+    num_perm: int = output(128)  # MinHash permutations; bands x rows come from datasketch's choice for the threshold
+    n_grams: int = output(5)
+    seed: int = output(1)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold < 1.0:
@@ -121,7 +121,7 @@ def dedup_dataset(dataset: Dataset, out: str | Path, config: DedupConfig, execut
     # `pairs` and `keep` name the method: a dataset deduplicated before pairs were verified (and
     # every file of a chain but one removed) has another fingerprint, so it is made again.
     method = {"pairs": "verified", "keep": "first-seen"}
-    writer = DatasetWriter(out, stage="curate-dedup", kind="code", config={**dataclasses.asdict(config), **method},
+    writer = DatasetWriter(out, stage="curate-dedup", kind="code", config={**output_data(config), **method},
                            inputs=[dataset])
     if writer.done:
         return Dataset.open(out), True

@@ -16,10 +16,11 @@ import json
 import shutil
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from textbooks.config import pacing
 from textbooks.data.datasets import Dataset, DatasetWriter
 from textbooks.errors import UserError
 
@@ -28,14 +29,14 @@ from textbooks.errors import UserError
 class ExecutorConfig:
     """Where data stages run (YAML section `executor:`); never part of a dataset's fingerprint."""
 
-    kind: Literal["local", "slurm", "ray"] = "local"
-    workers: int = 2  # tasks at once (local, ray: processes; slurm: the array's % limit, -1 none)
-    partition: str = ""  # slurm
-    time: str = "04:00:00"  # slurm, per task
-    cpus_per_task: int = 1
-    mem_per_cpu_gb: int = 2  # slurm writes it as --mem-per-cpu=2G
-    venv_path: str = ""  # slurm: an activate script the job sources; default this interpreter's venv
-    sbatch_args: dict[str, str] = field(default_factory=dict)  # slurm: extra #SBATCH lines
+    kind: Literal["local", "slurm", "ray"] = pacing("local")
+    workers: int = pacing(2)  # tasks at once (local, ray: processes; slurm: the array's % limit, -1 none)
+    partition: str = pacing("")  # slurm
+    time: str = pacing("04:00:00")  # slurm, per task
+    cpus_per_task: int = pacing(1)
+    mem_per_cpu_gb: int = pacing(2)  # slurm writes it as --mem-per-cpu=2G
+    venv_path: str = pacing("")  # slurm: an activate script the job sources; default this interpreter's venv
+    sbatch_args: dict[str, str] = pacing(default_factory=dict)  # slurm: extra #SBATCH lines
 
     def __post_init__(self) -> None:
         if self.kind not in ("local", "slurm", "ray"):

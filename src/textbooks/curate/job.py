@@ -1,6 +1,6 @@
-"""`textbooks curate` as library calls: the typed config (`CurateJob`) and one function per step.
+"""`textbooks curate` as library calls: the typed config (`CurateConfig`) and one function per step.
 
-    job = command_config(CurateJob, "curate.yaml", ["annotate.sample=500", "classify.threshold=auto"])
+    job = command_config(CurateConfig, "curate.yaml", ["annotate.sample=500", "classify.threshold=auto"])
     result = run_curate(job)            # every step; or run_clean / run_dedup / ... alone
 
 OUT/ of a whole run holds one dataset per step, each resumable and skipped when done:
@@ -14,12 +14,13 @@ import dataclasses
 import sys
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from textbooks.config import output, output_data, pacing
 from textbooks.curate.annotate import AnnotateConfig, AnnotateResult, annotate, labels_from_scores
 from textbooks.curate.classify import ClassifyConfig, format_metrics, keep_cutoff, train_classifier
 from textbooks.curate.clean import RULES, CleanConfig
@@ -36,27 +37,27 @@ EXAMPLE_CHARS = 400
 
 
 @dataclass
-class CurateJob:
+class CurateConfig:
     """Everything `textbooks curate` does (YAML: these keys, with sections clean:, dedup:, ...)."""
 
-    out: Path | None = None
-    sources: list[str] = field(default_factory=list)  # directories, .jsonl(.gz), .parquet, Posts.xml, hf:ID
-    pattern: str = "*.py"  # files taken from directories
-    hf_data_dir: str | None = None  # e.g. data/python for bigcode/the-stack-dedup
-    so_tag: str | None = "python"  # StackOverflow questions kept (None: all)
-    rows_per_shard: int = 10_000  # shards are the unit of parallel work
-    clean: CleanConfig = field(default_factory=CleanConfig)
-    dedup: DedupConfig = field(default_factory=DedupConfig)
-    annotate: AnnotateConfig = field(default_factory=AnnotateConfig)
-    teacher: TeacherConfig = field(default_factory=TeacherConfig)  # no endpoints: the embedded teacher
-    embedder: str = "minilm"  # hashing, minilm, or causal:MODEL (the paper's way)
-    classify: ClassifyConfig = field(default_factory=ClassifyConfig)
-    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
-    teacher_cache: Path | None = None  # default OUT/teacher-cache.sqlite
-    embedding_cache: Path | None = None  # default OUT/embeddings.sqlite
+    out: Path | None = pacing(None)
+    sources: list[str] = output(default_factory=list)  # directories, .jsonl(.gz), .parquet, Posts.xml, hf:ID
+    pattern: str = output("*.py")  # files taken from directories
+    hf_data_dir: str | None = output(None)  # e.g. data/python for bigcode/the-stack-dedup
+    so_tag: str | None = output("python")  # StackOverflow questions kept (None: all)
+    rows_per_shard: int = output(10_000)  # shards are the unit of parallel work
+    clean: CleanConfig = output(default_factory=CleanConfig)
+    dedup: DedupConfig = output(default_factory=DedupConfig)
+    annotate: AnnotateConfig = output(default_factory=AnnotateConfig)
+    teacher: TeacherConfig = output(default_factory=TeacherConfig)  # no endpoints: the embedded teacher
+    embedder: str = output("minilm")  # hashing, minilm, or causal:MODEL (the paper's way)
+    classify: ClassifyConfig = output(default_factory=ClassifyConfig)
+    executor: ExecutorConfig = pacing(default_factory=ExecutorConfig)
+    teacher_cache: Path | None = pacing(None)  # default OUT/teacher-cache.sqlite
+    embedding_cache: Path | None = pacing(None)  # default OUT/embeddings.sqlite
     # "dedup" stops after cleaning and dedup: the unfiltered corpus (the paper's baseline) with no
     # teacher and no classifier; its result is OUT/dedup.
-    until: str = "filtered"
+    until: str = output("filtered")
 
     def __post_init__(self) -> None:
         if self.until not in UNTIL:
@@ -78,11 +79,14 @@ class CurateJob:
         return self.embedding_cache or out.parent / f"{out.name}.embeddings.sqlite"
 
 
+CurateJob = CurateConfig  # its name before every command's config was named <Command>Config
+
+
 def _log(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def run_clean(dataset: Dataset, out: Path, job: CurateJob) -> Dataset:
+def run_clean(dataset: Dataset, out: Path, job: CurateConfig) -> Dataset:
     from textbooks.curate.steps import CleanFilter
 
     def summarize(counts: dict[str, Counter]) -> dict[str, Any]:
@@ -91,16 +95,16 @@ def run_clean(dataset: Dataset, out: Path, job: CurateJob) -> Dataset:
                 "dropped": {rule: clean[f"dropped_{rule}"] for rule in RULES},
                 "redacted": {kind: clean[f"redacted_{kind}"] for kind in ("email", "secret")}}
 
-    result, _ = run_shard_stage(dataset, out, "curate-clean", dataclasses.asdict(job.clean),
+    result, _ = run_shard_stage(dataset, out, "curate-clean", output_data(job.clean),
                                 lambda: [CleanFilter(job.clean)], job.executor, summarize)
     return result
 
 
-def run_dedup(dataset: Dataset, out: Path, job: CurateJob) -> Dataset:
+def run_dedup(dataset: Dataset, out: Path, job: CurateConfig) -> Dataset:
     return dedup_dataset(dataset, out, job.dedup, job.executor)[0]
 
 
-def run_annotate(dataset: Dataset, out: Path, job: CurateJob, cache_path: Path) -> AnnotateResult:
+def run_annotate(dataset: Dataset, out: Path, job: CurateConfig, cache_path: Path) -> AnnotateResult:
     """Rate the sample with the teacher: `job.teacher`'s endpoints, or the embedded one."""
     from textbooks.teacher.server import DEFAULT_MODEL_NAME
 
@@ -129,7 +133,7 @@ def annotate_done(dataset: Dataset, out: Path, config: AnnotateConfig, model: st
     return AnnotateResult(done, done.manifest.get("annotate", {}), already_done=True)
 
 
-def run_embed(dataset: Dataset, out: Path, job: CurateJob, cache_path: Path) -> Dataset:
+def run_embed(dataset: Dataset, out: Path, job: CurateConfig, cache_path: Path) -> Dataset:
     import pyarrow as pa
 
     from textbooks.curate.steps import EmbedStep
@@ -147,7 +151,7 @@ class ClassifyResult:
     report: dict[str, Any]
 
 
-def run_classify(annotated: Dataset, embedded: Dataset, out: Path, job: CurateJob, cache_path: Path) -> ClassifyResult:
+def run_classify(annotated: Dataset, embedded: Dataset, out: Path, job: CurateConfig, cache_path: Path) -> ClassifyResult:
     """Train on the annotated sample, score every embedded record, keep by `job.classify.keep`.
 
     Writes OUT/classifier/, OUT/scored/, OUT/filtered/ and OUT/report.json."""
@@ -236,7 +240,7 @@ class CurateResult:
     report: dict[str, Any]
 
 
-def run_curate(job: CurateJob, log: Callable[[str], None] = _log) -> CurateResult:
+def run_curate(job: CurateConfig, log: Callable[[str], None] = _log) -> CurateResult:
     """Every step from the sources to OUT/filtered (or OUT/dedup: `until`); each resumes or is skipped when done."""
     from textbooks.data.sources import import_sources
 

@@ -18,11 +18,12 @@ import itertools
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+from textbooks.config import output
 from textbooks.data.datasets import DEFAULT_ROWS_PER_SHARD, Dataset, DatasetWriter
 from textbooks.data.schemas import stable_id
 from textbooks.errors import UserError
@@ -244,9 +245,9 @@ def import_sources(
 class ImportConfig:
     """Local trees of source files as a `code` dataset (`textbooks dataset import DIR ...`; the `import` stage)."""
 
-    roots: list[Path] = field(default_factory=list)  # `$STDLIB/json`: a package of the standard library
-    pattern: str = "*.py"
-    rows_per_shard: int = 50_000
+    roots: list[Path] = output(default_factory=list)  # `$STDLIB/json`: a package of the standard library
+    pattern: str = output("*.py")
+    rows_per_shard: int = output(50_000)
 
 
 def import_local_trees(

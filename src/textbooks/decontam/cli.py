@@ -30,8 +30,9 @@ def decontam(
 
     names = [name.strip() for name in benchmarks.split(",") if name.strip()] if benchmarks is not None else None
     settings = command_config(DecontamConfig, config, overrides or [], {
-        "input": input, "out": out, "benchmarks": names, "tau": tau, "embedder": embedder, "judge_endpoint": judge_endpoint,
-        "judge_model": judge_model, "api_key_env": api_key_env, "data_dir": data_dir,
+        "input": input, "out": out, "benchmarks": names, "tau": tau, "embedder": embedder, "data_dir": data_dir,
+        # The judge's flat keys of old: DecontamConfig.migrate_keys makes them its `judge:` section.
+        "judge_endpoint": judge_endpoint, "judge_model": judge_model, "api_key_env": api_key_env,
     })
     print(run_decontam(settings).line())
 

@@ -15,37 +15,41 @@ The defaults come from measurements (benchmarks/RESULTS.md, "Decontamination"):
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from textbooks.benchmarks import PROBLEM_SETS
+from textbooks.config import output, output_data, pacing
 from textbooks.errors import UserError
+from textbooks.teacher.client import TeacherConfig
 
 PAPER_TAUS = (0.95, 0.9, 0.85, 0.8)  # phi-1, Table 3
+FLAT_JUDGE_KEYS = {"judge_endpoint": "endpoints", "judge_model": "model", "api_key_env": "api_key_env",
+                   "judge_max_tokens_total": "max_tokens_total"}
 EMBEDDERS = ("hashing", "minilm", "none")
 
 
 @dataclass(frozen=True)
 class DecontamConfig:
-    input: Path | None = None  # a dataset directory or a JSONL file (the command's --input)
-    out: Path | None = None  # the output directory (--out)
-    benchmarks: list[str] = field(default_factory=lambda: list(PROBLEM_SETS))
-    tau: float = 0.9  # AST match rate at or above which a record is a copy of a problem
-    word_ngram: int = 13
-    code_ngram: int = 12
-    max_problems_per_ngram: int = 10  # an n-gram in more problems is boilerplate, not a copy
-    min_code_containment: float = 0.5  # share of a problem's code n-grams a record must hold
-    embedder: str = "hashing"
-    neighbours: int = 3
-    min_cosine: float = 0.8
-    chunk_size: int = 5000  # records scored (and saved for resuming) at a time
-    data_dir: Path | None = None  # benchmark data files (default: see textbooks.benchmarks.download)
-    judge_endpoint: str | None = None  # OpenAI-compatible base URL; None: no LLM tier
-    judge_model: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
-    judge_top: int = 100  # pairs below tau, most similar first, that the judge is asked about
-    judge_max_tokens_total: int | None = None
+    input: Path | None = pacing(None)  # a dataset directory or a JSONL file (the command's --input)
+    out: Path | None = pacing(None)  # the output directory (--out)
+    benchmarks: list[str] = output(default_factory=lambda: list(PROBLEM_SETS))
+    word_ngram: int = output(13)
+    code_ngram: int = output(12)
+    max_problems_per_ngram: int = output(10)  # an n-gram in more problems is boilerplate, not a copy
+    min_code_containment: float = output(0.5)  # share of a problem's code n-grams a record must hold
+    embedder: str = output("hashing")
+    neighbours: int = output(3)
+    min_cosine: float = output(0.8)
+    chunk_size: int = pacing(5000)  # records scored (and saved for resuming) at a time
+    data_dir: Path | None = pacing(None)  # benchmark data files (default: see textbooks.benchmarks.download)
+    tau: float = output(0.9, verdict_only=True)  # AST match rate at or above which a record is a copy of a problem
+    # The LLM tier: an endpoint section like the teacher's (`judge: {endpoints: [URL], model: NAME}`);
+    # null: no LLM tier. Its flat keys of old (judge_endpoint, judge_model, ...) are read too.
+    judge: TeacherConfig | None = output(None, verdict_only=True, legacy_key_when_none={
+        "judge_model": None, "judge_max_tokens_total": None})
+    judge_top: int = output(100, verdict_only=True)  # pairs below tau, most similar first, that the judge is asked about
 
     def __post_init__(self) -> None:
         if not 0.0 < self.tau <= 1.0:
@@ -60,19 +64,33 @@ class DecontamConfig:
         for name in ("word_ngram", "code_ngram", "max_problems_per_ngram", "neighbours", "chunk_size"):
             if getattr(self, name) < 1:
                 raise UserError(f"{name}: {getattr(self, name)}; expected >= 1")
-        if self.judge_endpoint and not self.judge_model:
-            raise UserError("judge_model: required with judge_endpoint; expected the name the server serves")
+        if self.judge is not None and not self.judge.endpoints:
+            raise UserError("judge.endpoints: empty; expected the judge's OpenAI-compatible URL (decontam has no "
+                            "embedded judge)")
+        if self.judge is not None and not self.judge.model:
+            raise UserError("judge.model: required with judge.endpoints; expected the name the server serves")
+
+    @staticmethod
+    def migrate_keys(data: dict[str, Any]) -> dict[str, Any]:
+        """The judge's flat keys of old (`judge_endpoint`, `judge_model`, `api_key_env`,
+        `judge_max_tokens_total`; also the command's flags) into the `judge:` section, winning over
+        its keys; without an endpoint on either side they meant no judge."""
+        flat = {new: data.pop(old) for old, new in FLAT_JUDGE_KEYS.items() if old in data}
+        endpoint = flat.pop("endpoints", None)
+        judge = data.get("judge")
+        if endpoint:
+            judge = {**(judge if isinstance(judge, dict) else {}), "endpoints": [endpoint]}
+        if isinstance(judge, dict):
+            data["judge"] = {**judge, **{k: v for k, v in flat.items() if v is not None}}
+        return data
 
     def scoring(self) -> dict[str, Any]:
-        """What the per-chunk scores depend on (tau and the judge only change the verdicts)."""
-        fields = asdict(self)
-        for name in ("input", "out", "tau", "data_dir", "judge_endpoint", "judge_model", "api_key_env", "judge_top", "judge_max_tokens_total"):
-            fields.pop(name)
-        return fields
+        """What the per-chunk scores depend on: the output's settings less those that only change the
+        verdicts (tau, the judge), and the chunk size, the layout of the chunks a resumed run reads."""
+        verdict_only = {f.name for f in fields(self) if f.metadata.get("verdict_only")}
+        data = {name: value for name, value in self.verdicts().items() if name not in verdict_only}
+        return {**data, "chunk_size": self.chunk_size}
 
     def verdicts(self) -> dict[str, Any]:
-        """What the outputs depend on: the scoring, tau and the judge (not where the key lives)."""
-        fields = asdict(self)
-        for name in ("input", "out", "data_dir", "api_key_env"):
-            fields.pop(name)
-        return fields
+        """What the outputs depend on: every setting that changes the output."""
+        return output_data(self)

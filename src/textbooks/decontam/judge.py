@@ -9,7 +9,7 @@ and is reported as unclear.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from textbooks.teacher import Answer, TeacherConfig, make_request, run_requests
@@ -17,6 +17,7 @@ from textbooks.teacher import Answer, TeacherConfig, make_request, run_requests
 # The record is cut to this many characters: enough for an exercise or a function, and a bound on
 # the tokens a long code file would spend.
 MAX_RECORD_CHARS = 4000
+MAX_IN_FLIGHT = 8  # unless the judge's section says otherwise
 
 INSTRUCTION = (
     "You check training data for benchmark contamination. Two programming problems follow. "
@@ -24,14 +25,6 @@ INSTRUCTION = (
     "renamed, reformatted, translated, or with the same solution), and False if it is a different "
     "problem. Answer with one word: True or False."
 )
-
-
-@dataclass(frozen=True)
-class JudgeSettings:
-    endpoint: str
-    model: str
-    api_key_env: str = "OPENAI_API_KEY"
-    max_tokens_total: int | None = None
 
 
 @dataclass(frozen=True)
@@ -56,12 +49,11 @@ def read_verdict(text: str) -> bool | None:
     return True if first in ("true", "yes") else False if first in ("false", "no") else None
 
 
-def judge(pairs: list[tuple[str, str]], settings: JudgeSettings, cache: Path) -> Verdicts:
+def judge(pairs: list[tuple[str, str]], config: TeacherConfig, cache: Path) -> Verdicts:
     """Ask about each (record text, problem text) pair; answers come from `cache` when it has them."""
-    requests = [make_request(settings.model, messages=judge_messages(r, p), temperature=0.0, max_tokens=8) for r, p in pairs]
+    requests = [make_request(config.model, messages=judge_messages(r, p), temperature=0.0, max_tokens=8) for r, p in pairs]
     answers: dict[str, Answer] = {}
-    config = TeacherConfig(endpoints=[settings.endpoint], model=settings.model, api_key_env=settings.api_key_env,
-                           max_tokens_total=settings.max_tokens_total, max_in_flight=8)
+    config = replace(config, max_in_flight=config.max_in_flight or MAX_IN_FLIGHT)
     report = run_requests(config, requests, cache=cache, on_answer=lambda answer: answers.__setitem__(answer.key, answer))
     rephrased: list[bool | None] = []
     unclear = 0

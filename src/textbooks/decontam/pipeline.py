@@ -33,7 +33,7 @@ from textbooks.benchmarks import Problem, benchmark_problems
 from textbooks.data.datasets import DatasetWriter, fingerprint
 from textbooks.decontam.calibrate import calibrate
 from textbooks.decontam.config import PAPER_TAUS, DecontamConfig
-from textbooks.decontam.judge import JudgeSettings, judge
+from textbooks.decontam.judge import judge
 from textbooks.decontam.records import TrainingData
 from textbooks.decontam.report import flags, render, split
 from textbooks.decontam.scoring import CHUNK_SCHEMA, Scorer
@@ -160,7 +160,7 @@ def _judge(data: TrainingData, problems: list[Problem], matches: pa.Table, confi
            out: Path) -> tuple[list[bool | None], str | None, str | None, dict[str, int] | None]:
     """The judge's verdict per pair: asked for the `judge_top` most similar pairs below tau."""
     verdicts: list[bool | None] = [None] * matches.num_rows
-    if not config.judge_endpoint or not matches.num_rows:
+    if config.judge is None or not matches.num_rows:
         return verdicts, None, None, None
     ast = pc.fill_null(matches["ast_match"], -1.0).to_numpy()
     cosine = pc.fill_null(matches["embed_cosine"], -1.0).to_numpy()
@@ -172,8 +172,7 @@ def _judge(data: TrainingData, problems: list[Problem], matches: pa.Table, confi
     texts = {i: r["text"] for i, r in enumerate(data.records()) if i in wanted}
     problem_index = np.asarray(matches["problem_index"])
     pairs = [(texts[record_index[j]], problems[problem_index[j]].text) for j in order]
-    settings = JudgeSettings(config.judge_endpoint, config.judge_model or "", config.api_key_env, config.judge_max_tokens_total)
-    answered = judge(pairs, settings, default_judge_cache(out))
+    answered = judge(pairs, config.judge, default_judge_cache(out))
     for j, verdict in zip(order, answered.rephrased):
         verdicts[j] = verdict
     rephrased = sum(v is True for v in answered.rephrased)

@@ -25,7 +25,7 @@ def eval_command(
                                                "code from the answer) or auto (default): chat for an endpoint or a model "
                                                "with a chat template."),
     served_model: str | None = typer.Option(None, help="Endpoint only: the served model's name (default: the first listed)."),
-    api_key_env: str | None = typer.Option(None, help="Endpoint and judge: environment variable holding the API key (default OPENAI_API_KEY)."),
+    api_key_env: str | None = typer.Option(None, help="Endpoint (and --judge-endpoint): environment variable holding the API key (default OPENAI_API_KEY)."),
     n: int | None = typer.Option(None, "--n", help="Samples per task (pass@k for k <= n; default 1)."),
     temperature: float | None = typer.Option(None, help="0 (default) is greedy."),
     top_p: float | None = typer.Option(None, help="Nucleus sampling mass (default 1)."),
@@ -65,8 +65,10 @@ def eval_command(
         "settings.timeout_s": timeout, "settings.isolation": isolation, "settings.mode": mode,
         "settings.unsafe_no_isolation": unsafe_no_isolation or None,
         "settings.memory_bytes": memory_mb * 1024**2 if memory_mb else None, "settings.recheck": recheck,
+        # `judge.endpoint` is the judge's old spelling: EvalConfig.migrate_keys reads it ('embedded' too).
         "judge.endpoint": judge_endpoint, "judge.model": judge_model,
-        "judge.api_key_env": judge_api_key_env or api_key_env, "judge.max_tokens_total": judge_max_tokens,
+        "judge.api_key_env": judge_api_key_env or (api_key_env if judge_endpoint else None),
+        "judge.max_tokens_total": judge_max_tokens,
     })
     if cfg.out is None:
         raise UserError("eval: --out is required (or `out:` in the config); expected the output directory")

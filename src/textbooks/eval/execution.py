@@ -7,24 +7,25 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from textbooks.benchmarks.tasks import Benchmark, TaskId
+from textbooks.config import output, pacing
 from textbooks.errors import UserError
 
 
 @dataclass(frozen=True)
 class EvalSettings:
-    n: int = 1  # samples per task
-    temperature: float = 0.0
-    top_p: float = 1.0
-    seed: int | None = None
-    max_new_tokens: int | None = None  # None: the benchmark's
-    limit: int | None = None  # only the first `limit` tasks
-    workers: int | None = None  # sandbox workers (None: CPU count)
-    timeout_s: float | None = None  # per program (None: the benchmark's)
-    isolation: str = "auto"
-    unsafe_no_isolation: bool = False  # see Sandbox: run with less than isolation where none starts
-    memory_bytes: int | None = None  # per program (None: the sandbox's default)
-    mode: str = "auto"  # completion, chat, or auto (`backends.resolve_mode`)
-    recheck: int = 0  # reruns of each failed or nearly timed-out sample (recheck.py)
+    n: int = output(1)  # samples per task
+    temperature: float = output(0.0)
+    top_p: float = output(1.0)
+    seed: int | None = output(None)
+    max_new_tokens: int | None = output(None)  # None: the benchmark's
+    limit: int | None = output(None)  # only the first `limit` tasks
+    workers: int | None = pacing(None)  # sandbox workers (None: CPU count)
+    timeout_s: float | None = output(None)  # per program (None: the benchmark's)
+    isolation: str = output("auto")
+    unsafe_no_isolation: bool = output(False)  # see Sandbox: run with less than isolation where none starts
+    memory_bytes: int | None = output(None)  # per program (None: the sandbox's default)
+    mode: str = output("auto")  # completion, chat, or auto (`backends.resolve_mode`)
+    recheck: int = output(0)  # reruns of each failed or nearly timed-out sample (recheck.py)
 
     def __post_init__(self) -> None:
         if self.n < 1:

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
+from textbooks.config import output, pacing
 from textbooks.errors import UserError
 from textbooks.io import atomic_write_json, atomic_write_text
 
@@ -37,15 +38,15 @@ LOSS_BENCHMARKS = ("humaneval", "mbpp", "mbpp-sanitized", "novel")  # those with
 class HeldoutConfig:
     """`textbooks heldout-loss` (and the pipeline's `heldout-loss` section)."""
 
-    model: str | None = None  # checkpoint, run directory, Hugging Face folder or preset:NAME
-    out: Path | None = None
-    benchmarks: list[str] = field(default_factory=lambda: ["humaneval", "mbpp"])
-    data_dir: Path | None = None  # benchmark data files (else $TEXTBOOKS_BENCHMARK_DIR, then download)
-    batch_size: int = 8  # sequences per forward pass
-    device: str = "cpu"
-    dtype: str = "float32"
-    limit: int | None = None  # only the first N tasks of each benchmark (quick runs)
-    progress: bool = True
+    model: str | None = output(None)  # checkpoint, run directory, Hugging Face folder or preset:NAME
+    out: Path | None = pacing(None)
+    benchmarks: list[str] = output(default_factory=lambda: ["humaneval", "mbpp"])
+    data_dir: Path | None = pacing(None)  # benchmark data files (else $TEXTBOOKS_BENCHMARK_DIR, then download)
+    batch_size: int = pacing(8)  # sequences per forward pass
+    device: str = output("cpu")
+    dtype: str = output("float32")
+    limit: int | None = output(None)  # only the first N tasks of each benchmark (quick runs)
+    progress: bool = pacing(True)
 
     def __post_init__(self) -> None:
         unknown = [b for b in self.benchmarks if b not in LOSS_BENCHMARKS]

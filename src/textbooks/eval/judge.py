@@ -3,7 +3,7 @@
 phi-1's third piece of evidence graded its models on 50 new problems with GPT-4 on a rubric and
 found them ranked as on HumanEval. Here any OpenAI-compatible chat model can be that judge:
 
-    section = judge_results(bench, results, JudgeSettings("http://host:8000/v1", "judge-model"), out_dir)
+    section = judge_results(bench, results, TeacherConfig(["http://host:8000/v1"], "judge-model"), out_dir)
 
 The judge is shown the problem, the reference solution and the completion, and answers JSON
 {"score": 0-10, "reason": "..."}. Requests go through the teacher client: cached in
@@ -19,7 +19,6 @@ import json
 import re
 import warnings
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 from statistics import fmean
 from typing import Any
@@ -27,8 +26,9 @@ from typing import Any
 from textbooks.benchmarks.tasks import Benchmark
 from textbooks.errors import UserError
 from textbooks.io import atomic_write_text
+from textbooks.teacher.client import TeacherConfig
 
-EMBEDDED = "embedded"  # --judge-endpoint value that starts the embedded SmolLM2 teacher
+EMBEDDED = "embedded"  # --judge-endpoint value that starts the embedded SmolLM2 teacher (`judge: {}`)
 WEAK_JUDGE_WARNING = ("the judge is SmolLM2-135M, the embedded teacher: far too weak to grade code; its scores "
                       "exercise the pipeline and mean nothing. Use a strong model (--judge-endpoint URL --judge-model NAME)")
 SCORES = list(range(11))
@@ -50,15 +50,6 @@ correct approaches deserve full marks. Ignore style.
 Answer with JSON only: {"score": <integer 0-10>, "reason": "<one sentence>"}"""
 ANSWER_CHARS_KEPT = 500  # of an unparsed answer, in judgments.jsonl
 MAX_JUDGE_TOKENS = 256
-
-
-@dataclass(frozen=True)
-class JudgeSettings:
-    endpoint: str | None = None  # an OpenAI-compatible base URL, or EMBEDDED; None: no judge
-    model: str | None = None  # the served judge model (EMBEDDED: the embedded teacher's)
-    api_key_env: str = "OPENAI_API_KEY"
-    max_tokens_total: int | None = None  # budget for the whole judging run
-    max_in_flight: int | None = None  # None: the teacher client's default (the embedded teacher's: 2)
 
 
 def judge_messages(prompt: str, reference: str, completion: str) -> list[dict[str, str]]:
@@ -89,24 +80,22 @@ def parse_grade(text: str) -> int | None:
     return score
 
 
-def judge_results(bench: Benchmark, results: list[dict], settings: JudgeSettings, out_dir: str | Path,
+def judge_results(bench: Benchmark, results: list[dict], judge: TeacherConfig, out_dir: str | Path,
                   progress: bool = True) -> dict[str, Any]:
-    """Grade every checked sample (rows of results.jsonl); write judgments.jsonl; return the summary section."""
-    from textbooks.teacher import TeacherConfig
-
-    limits = TeacherConfig(api_key_env=settings.api_key_env, max_in_flight=settings.max_in_flight,
-                           max_tokens_total=settings.max_tokens_total)
-    if settings.endpoint == EMBEDDED:
+    """Grade every checked sample (rows of results.jsonl) with `judge` (no endpoints: the embedded
+    teacher); write judgments.jsonl; return the summary section."""
+    if not judge.endpoints:
         from textbooks.teacher import EmbeddedTeacher
 
         warnings.warn(WEAK_JUDGE_WARNING, stacklevel=2)
         with EmbeddedTeacher() as teacher:
-            return _judge(bench, results, teacher.config(limits), Path(out_dir), progress)
-    if not settings.model:
-        raise UserError("--judge-model: required with --judge-endpoint URL; expected the name the judge server serves")
-    if is_embedded_model(settings.model):
+            return _judge(bench, results, teacher.config(judge), Path(out_dir), progress)
+    if not judge.model:
+        raise UserError("judge.model: required with judge.endpoints (--judge-model with --judge-endpoint URL); "
+                        "expected the name the judge server serves")
+    if is_embedded_model(judge.model):
         warnings.warn(WEAK_JUDGE_WARNING, stacklevel=2)
-    return _judge(bench, results, limits.with_endpoint(settings.endpoint, settings.model), Path(out_dir), progress)
+    return _judge(bench, results, judge, Path(out_dir), progress)
 
 
 def is_embedded_model(name: str) -> bool:
@@ -115,7 +104,7 @@ def is_embedded_model(name: str) -> bool:
     return name == DEFAULT_MODEL_NAME or "135m" in name.lower()
 
 
-def _judge(bench: Benchmark, results: list[dict], config, out: Path, progress: bool) -> dict[str, Any]:
+def _judge(bench: Benchmark, results: list[dict], config: TeacherConfig, out: Path, progress: bool) -> dict[str, Any]:
     from tqdm import tqdm
 
     from textbooks.teacher import json_schema_format, make_request, run_requests

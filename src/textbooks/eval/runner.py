@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -33,14 +33,16 @@ from tqdm import tqdm
 
 from textbooks.benchmarks import load_benchmark
 from textbooks.benchmarks.tasks import Benchmark, Task, TaskId
+from textbooks.config import output, pacing
 from textbooks.errors import UserError
 from textbooks.eval.backends import Backend, Sampling, open_backend, resolve_mode
 from textbooks.eval.chat import chat_messages, entry_point_of
 from textbooks.eval.execution import EvalSettings, Sample, open_sandbox, programs
 from textbooks.eval.extract import extract_program
-from textbooks.eval.judge import JudgeSettings
+from textbooks.eval.judge import EMBEDDED
 from textbooks.eval.passk import KS, score
 from textbooks.io import atomic_write_json, read_jsonl, sha256_file
+from textbooks.teacher.client import TeacherConfig
 
 GENERATION_CHUNK = 32  # completions asked of a backend at a time; each chunk is on disk before the next
 EXTRACTION_FAILED = "extraction_failed"  # the status of a chat answer with no program in it
@@ -50,21 +52,37 @@ EXTRACTION_FAILED = "extraction_failed"  # the status of a chat answer with no p
 class EvalConfig:
     """`textbooks eval` (and the pipeline's `eval` section): what to score, with what, and how."""
 
-    benchmark: str = "humaneval"
-    out: Path | None = None
-    model: str | None = None  # checkpoint, run directory, preset:NAME, HF folder, or an endpoint URL
-    samples: Path | None = None  # score this JSONL instead of generating
-    backend: str = "auto"  # auto, checkpoint, hf, endpoint
-    served_model: str | None = None  # endpoint only: the served model's name (default the first listed)
-    api_key_env: str = "OPENAI_API_KEY"  # endpoint only: the variable holding the key
-    batch_size: int = 8  # prompts per forward pass (checkpoint and hf backends)
-    device: str = "cpu"
-    dtype: str = "float32"
-    data_dir: Path | None = None  # benchmark data files (else $TEXTBOOKS_BENCHMARK_DIR, then download)
-    challenge_tests: bool = False  # MBPP: also run challenge_test_list
-    progress: bool = True
-    settings: EvalSettings = field(default_factory=EvalSettings)
-    judge: JudgeSettings = field(default_factory=JudgeSettings)  # off until judge.endpoint is set
+    benchmark: str = output("humaneval")
+    out: Path | None = pacing(None)
+    model: str | None = output(None)  # checkpoint, run directory, preset:NAME, HF folder, or an endpoint URL
+    samples: Path | None = output(None)  # score this JSONL instead of generating
+    backend: str = output("auto")  # auto, checkpoint, hf, endpoint
+    served_model: str | None = output(None)  # endpoint only: the served model's name (default the first listed)
+    api_key_env: str = pacing("OPENAI_API_KEY")  # endpoint only: the variable holding the key
+    batch_size: int = output(8)  # prompts per forward pass (checkpoint and hf backends)
+    device: str = output("cpu")
+    dtype: str = output("float32")
+    data_dir: Path | None = output(None)  # benchmark data files (else $TEXTBOOKS_BENCHMARK_DIR, then download)
+    challenge_tests: bool = output(False)  # MBPP: also run challenge_test_list
+    progress: bool = pacing(True)
+    settings: EvalSettings = output(default_factory=EvalSettings)
+    # The LLM judge, an endpoint like the teacher: null (no judge), {} (the embedded teacher, too weak
+    # to mean anything) or {endpoints: [URL], model: NAME, ...}.
+    judge: TeacherConfig | None = output(None, legacy_key_when_none={
+        "judge": {"endpoint": None, "model": None, "max_tokens_total": None}})
+
+    @staticmethod
+    def migrate_keys(data: dict[str, Any]) -> dict[str, Any]:
+        """`judge: {endpoint: URL | embedded | null, ...}`, the judge's own section before it became an
+        endpoint section, as that section (or null: no judge)."""
+        judge = data.get("judge")
+        if isinstance(judge, dict) and "endpoint" in judge:
+            judge = dict(judge)
+            endpoint = judge.pop("endpoint")
+            if endpoint and endpoint != EMBEDDED:
+                judge["endpoints"] = [endpoint]
+            data["judge"] = judge if endpoint else None
+        return data
 
 
 def chat_sample(task: Task, sample: int, answer: str) -> Sample:
@@ -85,12 +103,12 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
         backend = open_backend(cfg.model, cfg.backend, served_model=cfg.served_model, device=cfg.device,
                                dtype=cfg.dtype, batch_size=cfg.batch_size, api_key_env=cfg.api_key_env)
     return evaluate(bench, cfg.out, backend=backend, samples_file=cfg.samples, settings=cfg.settings,
-                    progress=cfg.progress, judge=cfg.judge if cfg.judge.endpoint else None)
+                    progress=cfg.progress, judge=cfg.judge)
 
 
 def evaluate(benchmark: Benchmark, out_dir: str | Path, *, backend: Backend | None = None,
              samples_file: str | Path | None = None, settings: EvalSettings = EvalSettings(),
-             progress: bool = True, judge: JudgeSettings | None = None) -> dict[str, Any]:
+             progress: bool = True, judge: TeacherConfig | None = None) -> dict[str, Any]:
     """Generate (with `backend`) or read (`samples_file`) completions, check them, score; see module doc."""
     if (backend is None) == (samples_file is None):
         raise UserError("eval: give exactly one of --model (generate) or --samples FILE (score existing completions)")

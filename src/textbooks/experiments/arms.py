@@ -9,7 +9,8 @@
 
 An arm is a set of dotted changes to the pipeline (`stages.pretrain-pack.inputs.datasets: [code]`).
 Arms may differ only in their data: every stage that makes a model or a measurement (train,
-export, eval, held-out loss) must be configured alike in every arm, or the experiment refuses to
+export, eval, held-out loss) must be configured alike in every arm, in every setting that changes
+its output (`textbooks.config.output`; a log interval may differ), or the experiment refuses to
 start and names the key. The seed goes to every train stage (`config.seed`); the data stages do not
 depend on it, so each is made once and every seed trains on the same data.
 
@@ -25,15 +26,15 @@ import dataclasses
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from textbooks.config import read_yaml, set_dotted, to_dict
+from textbooks.config import output, read_yaml, set_dotted, to_dict
 from textbooks.errors import UserError
 from textbooks.io import read_json
 from textbooks.pipeline.kinds.base import DATASET, PACK
-from textbooks.pipeline.plan import STAGE_RECORD, Plan, ancestors_of, config_without, make_plan
+from textbooks.pipeline.plan import STAGE_RECORD, Plan, ancestors_of, make_plan, output_settings
 from textbooks.pipeline.runner import RunOptions, RunResult, run_pipeline
 from textbooks.pipeline.spec import PipelineSpec, pipeline_path, spec_from_data
 
@@ -46,11 +47,11 @@ MEASURE_PREFIX = "measure-"
 class MeasureConfig:
     """YAML section `measure:`: which models are scored, and how."""
 
-    models: list[str] = field(default_factory=lambda: ["finetune"])  # train stages whose models are scored
+    models: list[str] = output(default_factory=lambda: ["finetune"])  # train stages whose models are scored
     # HeldoutConfig keys (textbooks.eval.heldout); null: no held-out loss
-    heldout_loss: dict[str, Any] | None = field(default_factory=dict)
-    pass_at_1: list[str] = field(default_factory=lambda: ["humaneval"])  # benchmarks scored by pass@1 (greedy)
-    eval: dict[str, Any] = field(default_factory=dict)  # EvalConfig keys of every pass@1 stage (e.g. settings)
+    heldout_loss: dict[str, Any] | None = output(default_factory=dict)
+    pass_at_1: list[str] = output(default_factory=lambda: ["humaneval"])  # benchmarks scored by pass@1 (greedy)
+    eval: dict[str, Any] = output(default_factory=dict)  # EvalConfig keys of every pass@1 stage (e.g. settings)
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -195,13 +196,13 @@ def check_only_data_differs(runs: list[ArmRun], where: str) -> None:
 
 
 def _model_stages(plan: Plan) -> dict[str, dict[str, Any]]:
-    """Each stage that makes a model or a measurement: its kind, config (less what the pipeline fills
-    in) and the stages it reads that are themselves models (a pack input is data, so it may differ)."""
+    """Each stage that makes a model or a measurement: its kind, the settings that change its output
+    (less what the pipeline fills in) and the stages it reads that are themselves models (a pack input is data, so it may differ)."""
     out: dict[str, dict[str, Any]] = {}
     for name, planned in plan.stages.items():
         if planned.stage.produces in (DATASET, PACK):
             continue
-        config = config_without(planned.config, planned.stage.owned)
+        config = output_settings(planned.stage, planned.config)  # a log interval or a worker count may differ
         models_read = {role: [i.ref for i in items] for role, items in planned.inputs.items()
                        if all(i.produces not in (DATASET, PACK) for i in items)}
         out[name] = {"kind": planned.stage.kind, "config": config, "inputs": models_read}

@@ -19,11 +19,11 @@ The phi-1 paper's numbers (350M model, HumanEval pass@1): 12.19% on unfiltered S
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from textbooks.config import to_dict
+from textbooks.config import output, pacing, to_dict
 from textbooks.errors import UserError
 from textbooks.experiments.arms import (
     Arm,
@@ -58,12 +58,12 @@ PAPER = ("phi-1 paper, Figure 2.1 (350M model, HumanEval pass@1): unfiltered Sta
 
 @dataclass
 class DataQualityConfig:
-    pipeline: str | dict[str, Any]  # a pipeline file, a shipped pipeline's name, or the pipeline itself
-    arms: dict[str, dict[str, Any]]  # arm name -> dotted changes to the pipeline (first arm: the baseline)
-    description: str = ""
-    run_dir: Path | None = None  # default runs/experiments/NAME; `--run-dir` wins
-    seeds: list[int] = field(default_factory=lambda: [0])
-    measure: MeasureConfig = field(default_factory=MeasureConfig)
+    pipeline: str | dict[str, Any] = output()  # a pipeline file, a shipped pipeline's name, or the pipeline itself
+    arms: dict[str, dict[str, Any]] = output()  # arm name -> dotted changes to the pipeline (first arm: the baseline)
+    description: str = pacing("")
+    run_dir: Path | None = pacing(None)  # default runs/experiments/NAME; `--run-dir` wins
+    seeds: list[int] = output(default_factory=lambda: [0])
+    measure: MeasureConfig = output(default_factory=MeasureConfig)
 
 
 @dataclass

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from textbooks.config import to_dict
+from textbooks.config import output, pacing, to_dict
 from textbooks.errors import UserError
 from textbooks.eval.heldout import read_losses
 from textbooks.experiments.arms import (
@@ -56,14 +56,14 @@ SPLIT, SUMMARY = "split.json", "summary.json"
 
 @dataclass
 class PruningConfig:
-    pipeline: str | dict[str, Any]  # a pipeline file, a shipped pipeline's name, or the pipeline itself
-    decontam: str  # a decontam stage of the pipeline, or the directory `textbooks decontam --out` wrote
-    data: str  # the tokenize stage whose datasets include the pruned exercises
-    tau: float | None = None  # None: the decontam stage's (or directory's) own
-    description: str = ""
-    run_dir: Path | None = None
-    seeds: list[int] = field(default_factory=lambda: [0])
-    measure: MeasureConfig = field(default_factory=MeasureConfig)
+    pipeline: str | dict[str, Any] = output()  # a pipeline file, a shipped pipeline's name, or the pipeline itself
+    decontam: str = output()  # a decontam stage of the pipeline, or the directory `textbooks decontam --out` wrote
+    data: str = output()  # the tokenize stage whose datasets include the pruned exercises
+    tau: float | None = output(None)  # None: the decontam stage's (or directory's) own
+    description: str = pacing("")
+    run_dir: Path | None = pacing(None)
+    seeds: list[int] = output(default_factory=lambda: [0])
+    measure: MeasureConfig = output(default_factory=MeasureConfig)
 
 
 def run_pruning(config_file: str | Path, overrides: Sequence[str] = (), run_dir: Path | None = None,

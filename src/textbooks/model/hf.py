@@ -22,6 +22,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from textbooks.config import output
 from textbooks.errors import UserError
 from textbooks.io import read_json, staged_directory
 from textbooks.model.checkpoint import (
@@ -62,7 +63,7 @@ HF_FIELDS = {
 class ExportConfig:
     """`textbooks export-hf` (and the `export-hf` stage): the weights' dtype in the folder."""
 
-    dtype: str = "float32"
+    dtype: str = output("float32")
 
 
 def hf_config(config: PhiConfig, dtype: torch.dtype) -> dict:

@@ -1,7 +1,7 @@
 """From a pipeline file to a plan: every stage's typed config, resolved inputs, key and directory.
 
-A stage's key hashes its kind, its config (less the keys the pipeline fills in and those that only
-pace the work), anything else that decides its output (a source tree's listing) and the keys of
+A stage's key hashes its kind, its config (less the keys the pipeline fills in and the fields its
+class declares as only pacing the work: `textbooks.config.pacing`), anything else that decides its output (a source tree's listing) and the keys of
 its inputs: an upstream stage's key, or the fingerprint in an existing dataset's or token pack's
 manifest. So an unchanged stage has an unchanged key and its directory, `RUN_DIR/stages/NAME-KEY`,
 already holds its output; a changed stage gets a new key, and so does everything downstream of it.
@@ -18,7 +18,7 @@ from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
-from textbooks.config import from_dict, read_yaml, to_dict
+from textbooks.config import from_dict, output_data, read_yaml
 from textbooks.data.datasets import MANIFEST
 from textbooks.errors import UserError
 from textbooks.io import read_json
@@ -164,20 +164,17 @@ def _merged(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def config_without(config: Any, dotted_keys: Iterable[str]) -> dict[str, Any]:
-    """A stage's config as plain data, less the dotted keys given (those the pipeline fills in, say)."""
-    data = to_dict(config)
-    for dotted in dotted_keys:
-        *parents, leaf = dotted.split(".")
-        node = data
-        for part in parents:
-            node = node.get(part, {})
-        node.pop(leaf, None)
+def output_settings(stage: Stage, config: Any, legacy: bool = False) -> dict[str, Any]:
+    """The settings of a stage's config that change its output (as its class declares them), less
+    the keys the pipeline fills in: those come in through the inputs' keys and the stage directory."""
+    data = output_data(config, legacy=legacy)
+    for key in stage.owned:
+        data.pop(key, None)
     return data
 
 
 def stage_key(stage: Stage, config: Any, inputs: Mapping[str, list[Input]], where: str) -> str:
-    data = config_without(config, (*stage.owned, *stage.key_ignores))
+    data = output_settings(stage, config, legacy=True)
     try:
         extra = stage.key_extra(config)
     except UserError as err:

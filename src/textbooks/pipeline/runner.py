@@ -317,12 +317,15 @@ def check_endpoints(plan: Plan, selected: Sequence[str]) -> None:
         if planned.done:
             continue
         teacher = planned.stage.teacher(planned.config)
+        # The section it is in: `teacher` (synth, curate) or `judge` (eval, decontam).
+        section = next((f.name for f in dataclasses.fields(planned.config) if getattr(planned.config, f.name) is teacher),
+                       "teacher")
         for url in teacher.endpoints if teacher is not None else []:
             try:
                 asyncio.run(_ping(dataclasses.replace(teacher, endpoints=[url], timeout_s=ENDPOINT_TIMEOUT_S,
                                                       max_retries=0)))
             except UserError as err:
-                raise UserError(f"{plan.spec.origin}: stages.{name}.config.teacher.endpoints: {err}") from None
+                raise UserError(f"{plan.spec.origin}: stages.{name}.config.{section}.endpoints: {err}") from None
 
 
 async def _ping(config: TeacherConfig) -> None:

@@ -6,7 +6,7 @@
     stages:
       textbooks:
         kind: synth-textbooks      # a stage kind from textbooks.pipeline.kinds.STAGES
-        config: {num: 8}           # that command's own config class (SynthJob here)
+        config: {num: 8}           # that command's own config class (SynthConfig here)
       pretrain:
         kind: train
         base: tiny-pretrain        # optional: a YAML file (or preset) the config is laid over

@@ -163,13 +163,15 @@ def teacher_usage(run_dir: Path, stages: dict[str, Any]) -> list[dict[str, Any]]
             if annotation.get("requests"):
                 rows.append(_usage(name, "annotation", _annotation_model(run_dir, e) or teacher.get("model"), teacher,
                                    annotation.get("prompt_tokens"), annotation.get("completion_tokens")))
-        elif e["kind"] == "decontam" and config.get("judge_endpoint"):
+        elif e["kind"] == "decontam" and config.get("judge"):
+            judge = config["judge"]
             tokens = read_json(run_dir / e["path"] / "summary.json").get("judge_tokens") or {}
-            rows.append(_usage(name, "judge", config.get("judge_model"), {}, tokens.get("prompt_tokens"),
+            rows.append(_usage(name, "judge", judge.get("model"), judge, tokens.get("prompt_tokens"),
                                tokens.get("completion_tokens")))
-        elif e["kind"] == "eval" and (config.get("judge") or {}).get("endpoint"):
+        elif e["kind"] == "eval" and config.get("judge") is not None:
+            judge = config["judge"]
             judged = (read_json(run_dir / e["output"] / "summary.json").get("judge") or {}).get("tokens")
-            rows.append({**_usage(name, "judge", config["judge"].get("model"), {}, None, None), "tokens": judged})
+            rows.append({**_usage(name, "judge", judge.get("model") or "embedded", judge, None, None), "tokens": judged})
     return rows
 
 

@@ -1,6 +1,6 @@
 """Synthetic data from a teacher LLM, the phi-1 way: textbooks and CodeExercises.
 
-    generator = textbook_generator(SynthConfig(model="m", num=100, seed=0))   # or exercise_generator
+    generator = textbook_generator(GenerationConfig(model="m", num=100, seed=0))   # or exercise_generator
     result = generate(generator, TeacherConfig(endpoints=[url], model="m"), "out/textbooks")
     print(format_report(diversity_report("out/textbooks")))
 

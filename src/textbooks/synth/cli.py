@@ -1,5 +1,5 @@
 """`textbooks synth textbooks|exercises` (teacher-written data: synth/job.py) and `textbooks synth
-report DATASET` (diversity: synth/diversity.py). Every generation option is a key of `SynthJob`:
+report DATASET` (diversity: synth/diversity.py). Every generation option is a key of `SynthConfig`:
 `--config FILE` gives them as YAML (the whole `teacher:` section too) and `key=value` overrides any."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import typer
 
 def _generate_command(kind: str, help: str):
     def command(
-        overrides: list[str] | None = typer.Argument(None, help="key=value overrides of SynthJob, e.g. teacher.max_cost_usd=20 teacher.requests_per_minute=600."),
-        config: Path | None = typer.Option(None, "--config", help="YAML file of SynthJob keys (with a teacher: section); flags and overrides win over it."),
+        overrides: list[str] | None = typer.Argument(None, help="key=value overrides of SynthConfig, e.g. teacher.max_cost_usd=20 teacher.requests_per_minute=600."),
+        config: Path | None = typer.Option(None, "--config", help="YAML file of SynthConfig keys (with a teacher: section); flags and overrides win over it."),
         out: Path | None = typer.Option(None, "--out", help="Dataset directory to write (re-running the same command resumes)."),
         endpoint: list[str] | None = typer.Option(None, "--endpoint", help="Teacher base URL, e.g. http://host:8000/v1; repeat for a fleet. None: the embedded SmolLM2 teacher."),
         model: str | None = typer.Option(None, help="Served model name (required with --endpoint)."),
@@ -35,9 +35,9 @@ def _generate_command(kind: str, help: str):
         decontaminate: bool = typer.Option(False, "--decontaminate", help="Then run `textbooks decontam` (defaults) on OUT: the pruned dataset and the report go to OUT.decontam/."),
     ) -> None:
         from textbooks.config import command_config
-        from textbooks.synth.job import SynthJob, estimate_synth, run_synth
+        from textbooks.synth.job import SynthConfig, estimate_synth, run_synth
 
-        job = command_config(SynthJob, config, overrides or [], {
+        job = command_config(SynthConfig, config, overrides or [], {
             "out": out, "teacher.endpoints": endpoint or None, "teacher.model": model,
             "teacher.max_tokens_total": max_tokens_total, "teacher.max_in_flight": max_in_flight,
             "teacher.api_key_env": api_key_env, "num": num, "tokens": tokens, "seed": seed, "cache": cache,

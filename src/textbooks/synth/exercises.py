@@ -32,7 +32,7 @@ from typing import Any
 
 from textbooks.sandbox import Limits, Sandbox
 from textbooks.synth.constraints import Pools
-from textbooks.synth.generate import Generator, Item, SynthConfig
+from textbooks.synth.generate import GenerationConfig, Generator, Item
 from textbooks.synth.templates import Template, builtin_template_path, load_template
 from textbooks.teacher import json_schema_format, parse_json_answer
 
@@ -202,7 +202,7 @@ class ExerciseGenerator(Generator):
     kind = "exercise"
     placeholders = PLACEHOLDERS
 
-    def __init__(self, config: SynthConfig, pools: Pools, template: Template, sandbox_workers: int = 2, sandbox_timeout_s: float = 5.0,
+    def __init__(self, config: GenerationConfig, pools: Pools, template: Template, sandbox_workers: int = 2, sandbox_timeout_s: float = 5.0,
                  unsafe_no_isolation: bool = False):
         super().__init__(config, pools, template)
         self.sandbox_workers = sandbox_workers
@@ -258,7 +258,7 @@ class ExerciseGenerator(Generator):
         return verdicts
 
 
-def exercise_generator(config: SynthConfig, template: str | Path | None = None, pools: Pools | None = None,
+def exercise_generator(config: GenerationConfig, template: str | Path | None = None, pools: Pools | None = None,
                        sandbox_workers: int = 2, sandbox_timeout_s: float = 5.0,
                        unsafe_no_isolation: bool = False) -> ExerciseGenerator:
     """The generator with the shipped (or given) template and pools, all checked before any request."""

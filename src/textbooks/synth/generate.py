@@ -14,7 +14,6 @@ so where the rounds happen to end never changes the dataset.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import math
 import sys
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from textbooks.config import output, output_data, pacing
 from textbooks.data.datasets import Dataset, DatasetWriter
 from textbooks.data.dedup import NearDedup
 from textbooks.errors import UserError
@@ -40,23 +40,23 @@ REJECTED_EXAMPLES, EXAMPLE_CHARS = 3, 400  # rejected answers kept in the manife
 
 
 @dataclass(frozen=True)
-class SynthConfig:
-    """What decides a synthetic dataset (all of it goes into the dataset's fingerprint)."""
+class GenerationConfig:
+    """What decides a synthetic dataset (its `output` fields go into the dataset's fingerprint)."""
 
-    model: str
-    num: int | None = None  # documents (requests) to ask for; or:
-    tokens: int | None = None  # completion tokens of kept records to reach
-    max_requests: int | None = None  # cap with `tokens`; default MAX_REQUESTS_FACTOR x the minimum
-    seed: int = 0
-    max_tokens_per_doc: int = 1024
-    temperature: float = 0.8
-    top_p: float = 0.95
-    dedup_threshold: float = 0.8
+    model: str = output()
+    num: int | None = output(None)  # documents (requests) to ask for; or:
+    tokens: int | None = output(None)  # completion tokens of kept records to reach
+    max_requests: int | None = output(None)  # cap with `tokens`; default MAX_REQUESTS_FACTOR x the minimum
+    seed: int = output(0)
+    max_tokens_per_doc: int = output(1024)
+    temperature: float = output(0.8)
+    top_p: float = output(0.95)
+    dedup_threshold: float = output(0.8)
     # Ask for JSON through the server's structured output (json_schema / grammar); off: a
     # ```python block, which small teachers that put prose in JSON fields follow better.
-    structured_output: bool = True
-    rows_per_shard: int = 10_000
-    batch_size: int = 256  # requests per round; changes only pacing, never the dataset
+    structured_output: bool = output(True)
+    rows_per_shard: int = output(10_000)
+    batch_size: int = pacing(256)  # requests per round; changes only pacing, never the dataset
 
     def __post_init__(self) -> None:
         if (self.num is None) == (self.tokens is None):
@@ -78,7 +78,7 @@ class SynthConfig:
         return MAX_REQUESTS_FACTOR * math.ceil(self.tokens / self.max_tokens_per_doc)
 
     def fingerprint_fields(self) -> dict[str, Any]:
-        return {k: v for k, v in dataclasses.asdict(self).items() if k != "batch_size"}
+        return output_data(self)
 
 
 @dataclass
@@ -135,7 +135,7 @@ class Generator:
     placeholders: tuple[str, ...] = ()
     isolation: str | None = None  # the sandbox's, where the stage runs teacher-written code
 
-    def __init__(self, config: SynthConfig, pools: Pools, template: Template):
+    def __init__(self, config: GenerationConfig, pools: Pools, template: Template):
         self.config = config
         self.pools = pools
         self.template = template
@@ -248,7 +248,7 @@ def generate(
 class _Collector:
     """Takes judged items in index order: counts them, drops duplicates, fills and writes shards."""
 
-    def __init__(self, config: SynthConfig, writer: DatasetWriter):
+    def __init__(self, config: GenerationConfig, writer: DatasetWriter):
         self.config = config
         self.writer = writer
         self.stats = SynthStats()

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from textbooks.synth.constraints import Pools
-from textbooks.synth.generate import Generator, Item, SynthConfig
+from textbooks.synth.generate import GenerationConfig, Generator, Item
 from textbooks.synth.templates import builtin_template_path, load_template
 
 PLACEHOLDERS = ("topic", "subtopic", "audience", "style")
@@ -45,7 +45,7 @@ class TextbookGenerator(Generator):
         }
 
 
-def textbook_generator(config: SynthConfig, template: str | Path | None = None, pools: Pools | None = None) -> TextbookGenerator:
+def textbook_generator(config: GenerationConfig, template: str | Path | None = None, pools: Pools | None = None) -> TextbookGenerator:
     """The generator with the shipped (or given) template and pools, all checked before any request."""
     return TextbookGenerator(
         config,

@@ -39,6 +39,7 @@ from typing import Any
 
 import aiohttp
 
+from textbooks.config import output, pacing
 from textbooks.errors import UserError
 from textbooks.teacher.cache import AnswerCache
 from textbooks.teacher.endpoints import Endpoint, EndpointPool
@@ -59,21 +60,21 @@ class TeacherConfig:
     """Where the teacher is and how hard to push it: the `teacher:` section of a synth config (and
     of the pipeline file). No endpoints means the embedded teacher."""
 
-    endpoints: list[str] = field(default_factory=list)  # base URLs ending in /v1; several share the load
-    model: str = ""  # the served model's name
-    api_key_env: str = "OPENAI_API_KEY"  # the key is read from this variable; unset = no key (local servers)
-    max_in_flight: int | None = None  # requests in flight at once; None: 16 (the embedded teacher: 2)
-    requests_per_minute: float | None = None
-    tokens_per_minute: float | None = None  # prompt (chars/4 estimate) + max_tokens, corrected by `usage`
-    max_tokens_total: int | None = None  # stop sending once this run's usage reaches it
-    max_cost_usd: float | None = None  # same, in dollars at `prices`
-    prices: dict[str, list[float]] = field(default_factory=dict)  # model: [input_usd_per_1M, output_usd_per_1M]
-    timeout_s: float = 120.0
-    max_retries: int = 6
-    backoff_base_s: float = 0.5  # retry n waits uniform(0, min(backoff_max_s, backoff_base_s * 2**(n-1)))
-    backoff_max_s: float = 30.0
-    cooldown_s: float = 30.0  # how long a dead endpoint is skipped
-    failures_before_cooldown: int = 3
+    endpoints: list[str] = pacing(default_factory=list)  # base URLs ending in /v1; several share the load
+    model: str = output("")  # the served model's name
+    api_key_env: str = pacing("OPENAI_API_KEY")  # the key is read from this variable; unset = no key (local servers)
+    max_in_flight: int | None = pacing(None)  # requests in flight at once; None: 16 (the embedded teacher: 2)
+    requests_per_minute: float | None = pacing(None)
+    tokens_per_minute: float | None = pacing(None)  # prompt (chars/4 estimate) + max_tokens, corrected by `usage`
+    max_tokens_total: int | None = output(None)  # stop sending once this run's usage reaches it
+    max_cost_usd: float | None = output(None)  # same, in dollars at `prices`
+    prices: dict[str, list[float]] = output(default_factory=dict)  # model: [input_usd_per_1M, output_usd_per_1M]
+    timeout_s: float = pacing(120.0)
+    max_retries: int = pacing(6)
+    backoff_base_s: float = pacing(0.5)  # retry n waits uniform(0, min(backoff_max_s, backoff_base_s * 2**(n-1)))
+    backoff_max_s: float = pacing(30.0)
+    cooldown_s: float = pacing(30.0)  # how long a dead endpoint is skipped
+    failures_before_cooldown: int = pacing(3)
 
     def __post_init__(self) -> None:
         if isinstance(self.endpoints, str):  # one URL given as a plain string

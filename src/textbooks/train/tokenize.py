@@ -52,7 +52,7 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -61,6 +61,7 @@ import pyarrow.parquet as pq
 from tokenizers import Tokenizer
 
 from textbooks import __version__
+from textbooks.config import output, pacing
 from textbooks.data.datasets import Dataset, fingerprint
 from textbooks.errors import UserError
 from textbooks.io import StagedDirectory, finished_manifest
@@ -116,13 +117,13 @@ class _Unit:
 class TokenizeConfig:
     """`textbooks tokenize` (and the pipeline's `tokenize` section)."""
 
-    inputs: list[str] = field(default_factory=list)  # DATASET[:WEIGHT] each
-    out: Path | None = None
-    val_fraction: float = 0.005  # seeded fraction of each input's documents held out (at least one)
-    loss_on: LossOn = "all"  # exercises: "all" trains on every token (phi-1), "solution" masks the prompt
-    seed: int = 0  # the held-out choice, fractional weights and copy order
-    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
-    tokenizer: Path | None = None  # a tokenizer.json; None: phi-1's (codegen-350M-mono)
+    inputs: list[str] = output(default_factory=list)  # DATASET[:WEIGHT] each
+    out: Path | None = pacing(None)
+    val_fraction: float = output(0.005)  # seeded fraction of each input's documents held out (at least one)
+    loss_on: LossOn = output("all")  # exercises: "all" trains on every token (phi-1), "solution" masks the prompt
+    seed: int = output(0)  # the held-out choice, fractional weights and copy order
+    workers: int = pacing(default_factory=lambda: os.cpu_count() or 1)
+    tokenizer: Path | None = output(None)  # a tokenizer.json; None: phi-1's (codegen-350M-mono)
 
 
 def tokenize(cfg: TokenizeConfig) -> dict[str, Any]:

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from textbooks.config import dump_yaml, load_config, read_yaml, to_dict
+from textbooks.config import command_config, dump_yaml, read_yaml, to_dict
 from textbooks.errors import UserError
 from textbooks.model.loss import IGNORE_INDEX
 from textbooks.model.phi import Phi, PhiConfig, flops_per_token
@@ -50,7 +50,7 @@ def train_from_cli(config_path: str | Path | None, data_dir: str | Path, out_dir
                    init: str | Path | None = None, overrides: Sequence[str] = (),
                    score_checkpoint: CheckpointScorer | None = None) -> dict:
     """`textbooks train`: a preset name or YAML path, dotted overrides; returns the run's summary."""
-    cfg = load_config(TrainConfig, preset_path(config_path) if config_path else None, overrides)
+    cfg = command_config(TrainConfig, preset_path(config_path) if config_path else None, overrides)
     return train(cfg, data_dir, out_dir, init=init, score_checkpoint=score_checkpoint)
 
 

@@ -1,6 +1,6 @@
 """What every stage kind is: a small adapter from a stage section to a library call, plus its report section.
 
-An adapter names its config class (the command's own: `SynthJob`, `TokenizeConfig`, `TrainConfig`,
+An adapter names its config class (the command's own: `SynthConfig`, `TokenizeConfig`, `TrainConfig`,
 `EvalConfig`), the inputs it reads (roles, and what kind of output each accepts), the config keys
 the pipeline fills in itself (`out`, the input paths), the keys that do not change what it writes
 (left out of its key), `run`, and what it adds to the run's report (`report_title`, `report`).
@@ -21,11 +21,7 @@ from textbooks.pipeline.spec import Launcher
 from textbooks.teacher.client import TeacherConfig
 
 DATASET, PACK, MODEL, EVAL = "dataset", "pack", "model", "eval"
-# Transport and pacing of a `teacher:` section: a new fleet, key or rate limit gets the same answers
-# from the cache, so these keys are left out of a stage's key.
-TEACHER_TRANSPORT = tuple(f"teacher.{key}" for key in (
-    "endpoints", "api_key_env", "max_in_flight", "requests_per_minute", "tokens_per_minute", "timeout_s",
-    "max_retries", "backoff_base_s", "backoff_max_s", "cooldown_s", "failures_before_cooldown"))
+
 
 
 @dataclass(frozen=True)
@@ -70,7 +66,6 @@ class Stage:
     config_class: ClassVar[type]
     roles: ClassVar[dict[str, Role]] = {}
     owned: ClassVar[tuple[str, ...]] = ()  # config keys the pipeline sets from the inputs and the stage directory
-    key_ignores: ClassVar[tuple[str, ...]] = ()  # dotted config keys that pace or locate work but never change it
     report_title: ClassVar[str | None] = None  # the report section this kind adds; None: it adds none
 
     def base_path(self, base: str) -> Path:

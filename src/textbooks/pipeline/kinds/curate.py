@@ -15,11 +15,11 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from textbooks.curate.job import CurateJob, run_curate
+from textbooks.curate.job import CurateConfig, run_curate
 from textbooks.data.sources import HF_PREFIX, listing_sha256
 from textbooks.errors import UserError
 from textbooks.io import read_json
-from textbooks.pipeline.kinds.base import DATASET, TEACHER_TRANSPORT, Stage, StageContext
+from textbooks.pipeline.kinds.base import DATASET, Stage, StageContext
 from textbooks.pipeline.render import Block, Figure, Table, figure_png, new_figure
 from textbooks.teacher import TeacherConfig
 
@@ -29,22 +29,21 @@ STEPS = ("raw", "clean", "dedup", "annotated", "filtered")
 class CurateStage(Stage):
     kind = "curate"
     produces = DATASET
-    config_class = CurateJob
+    config_class = CurateConfig
     owned = ("out",)
-    key_ignores = ("teacher_cache", "embedding_cache", "executor", *TEACHER_TRANSPORT)
     report_title = "Curation: annotation and classifier"
 
-    def output(self, out: Path, config: CurateJob) -> Path:
+    def output(self, out: Path, config: CurateConfig) -> Path:
         return config.result_dir(out)
 
-    def teacher(self, config: CurateJob) -> TeacherConfig:
+    def teacher(self, config: CurateConfig) -> TeacherConfig:
         return config.teacher
 
-    def key_extra(self, config: CurateJob) -> str:
+    def key_extra(self, config: CurateConfig) -> str:
         """Local sources' content (paths, sizes, mtimes); a Hub dataset is named by its id alone."""
         return listing_sha256([s for s in config.sources if not s.startswith(HF_PREFIX)], config.pattern)
 
-    def prepare(self, ctx: StageContext) -> CurateJob:
+    def prepare(self, ctx: StageContext) -> CurateConfig:
         # Caches outlive the stage directory: a changed classifier reuses every rating already paid for.
         cache = ctx.run_dir / "cache"
         return dataclasses.replace(

@@ -28,18 +28,13 @@ class DecontamStage(Stage):
     config_class = DecontamConfig
     roles = {"dataset": Role(accepts=(DATASET,))}
     owned = ("input", "out")
-    key_ignores = ("data_dir", "api_key_env", "judge_endpoint", "chunk_size")
     report_title = "Decontamination"
 
     def output(self, out: Path, config: Any) -> Path:
         return out / "pruned"
 
     def teacher(self, config: DecontamConfig) -> TeacherConfig | None:
-        """The LLM judge, when one is configured: its endpoint must answer before the run starts."""
-        if not config.judge_endpoint:
-            return None
-        return TeacherConfig(endpoints=[config.judge_endpoint], model=config.judge_model or "",
-                             api_key_env=config.api_key_env)
+        return config.judge
 
     def run(self, ctx: StageContext) -> dict[str, Any]:
         result = run_decontam(dataclasses.replace(ctx.config, input=ctx.path("dataset"), out=ctx.out))

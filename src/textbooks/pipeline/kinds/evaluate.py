@@ -21,17 +21,10 @@ class EvalStage(Stage):
     config_class = EvalConfig
     roles = {"model": Role(accepts=(MODEL,))}
     owned = ("out", "model", "samples")
-    key_ignores = ("progress", "settings.workers", "api_key_env", "judge.api_key_env", "judge.max_in_flight")
     report_title = "Evaluation: pass@1 per benchmark"
 
     def teacher(self, config: EvalConfig) -> TeacherConfig | None:
-        """The LLM judge on a server of its own (the embedded one is started by the eval)."""
-        from textbooks.eval.judge import EMBEDDED
-
-        if not config.judge.endpoint or config.judge.endpoint == EMBEDDED:
-            return None
-        return TeacherConfig(endpoints=[config.judge.endpoint], model=config.judge.model or "",
-                             api_key_env=config.judge.api_key_env)
+        return config.judge
 
     def run(self, ctx: StageContext) -> dict[str, Any]:
         from textbooks.eval.runner import run_eval
@@ -73,7 +66,6 @@ class HeldoutLossStage(Stage):
     config_class = HeldoutConfig
     roles = {"model": Role(accepts=(MODEL,))}
     owned = ("out", "model")
-    key_ignores = ("progress", "batch_size", "data_dir")
     report_title = "Evaluation: held-out loss on reference solutions"
 
     def run(self, ctx: StageContext) -> dict[str, Any]:

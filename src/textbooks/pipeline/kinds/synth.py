@@ -6,23 +6,22 @@ import dataclasses
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textbooks.pipeline.kinds.base import DATASET, TEACHER_TRANSPORT, Stage, StageContext
+from textbooks.pipeline.kinds.base import DATASET, Stage, StageContext
 from textbooks.pipeline.render import Block, Figure, Table, figure_png, new_figure
-from textbooks.synth.job import SynthJob
+from textbooks.synth.job import SynthConfig
 from textbooks.teacher.client import TeacherConfig
 
 
 class SynthStage(Stage):
     produces = DATASET
     synth_kind: ClassVar[str]
-    config_class = SynthJob
+    config_class = SynthConfig
     owned = ("out",)
-    key_ignores = ("cache", "batch_size", *TEACHER_TRANSPORT)
 
-    def teacher(self, config: SynthJob) -> TeacherConfig:
+    def teacher(self, config: SynthConfig) -> TeacherConfig:
         return config.teacher
 
-    def prepare(self, ctx: StageContext) -> SynthJob:
+    def prepare(self, ctx: StageContext) -> SynthConfig:
         """The job with its output and answer cache in the run directory."""
         # The answer cache outlives the stage directory: a changed `num` reuses every answer already paid for.
         cache = ctx.config.cache or ctx.run_dir / "cache" / f"{ctx.name}.teacher-cache.sqlite"

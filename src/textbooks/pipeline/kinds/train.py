@@ -24,7 +24,6 @@ class TokenizeStage(Stage):
     config_class = TokenizeConfig
     roles = {"datasets": Role(accepts=(DATASET,), many=True, weighted=True)}
     owned = ("inputs", "out")
-    key_ignores = ("workers",)
 
     def run(self, ctx: StageContext) -> dict[str, Any]:
         from textbooks.train.tokenize import tokenize
@@ -40,7 +39,6 @@ class TrainStage(Stage):
     produces = MODEL
     config_class = TrainConfig
     roles = {"data": Role(accepts=(PACK,)), "init": Role(accepts=(MODEL,), required=False)}
-    key_ignores = ("log",)
     report_title = "Training: loss curves"
 
     def base_path(self, base: str) -> Path:
