@@ -2,9 +2,10 @@
 
 An adapter names its config class (the command's own: `SynthConfig`, `TokenizeConfig`, `TrainConfig`,
 `EvalConfig`), the inputs it reads (roles, and what kind of output each accepts), the config keys
-the pipeline fills in itself (`out`, the input paths), and `run`. Its key leaves out what the config
-class declares as not changing the output (`textbooks.config.pacing`). Adding a stage kind is one class with `@register`; kinds that
-live in modules of their own are listed in STAGE_MODULES and imported on first use.
+the pipeline fills in itself (`out`, the input paths), and `run`; its key leaves out what the config
+class declares as not changing the output (`textbooks.config.pacing`). Adding a stage kind is one
+class with `@register`; kinds that live in modules of their own are listed in STAGE_MODULES and
+imported on first use.
 
 The heavy engines stay in charge: synthesis talks to the teacher fleet through its client,
 training starts through the configured launcher (`torchrun`, `srun ...`) as its own process, and
