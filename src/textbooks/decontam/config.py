@@ -87,7 +87,7 @@ class DecontamConfig:
     def scoring(self) -> dict[str, Any]:
         """What the per-chunk scores depend on: the output's settings less those that only change the
         verdicts (tau, the judge), and the chunk size, the layout of the chunks a resumed run reads."""
-        verdict_only = {f.name for f in fields(self) if f.metadata.get("verdict_only")}
+        verdict_only = {f.name for f in fields(self) if f.metadata.get("verdict_only")}  # tau, the judge
         data = {name: value for name, value in self.verdicts().items() if name not in verdict_only}
         return {**data, "chunk_size": self.chunk_size}
 

@@ -1,8 +1,8 @@
 """From a pipeline file to a plan: every stage's typed config, resolved inputs, key and directory.
 
-A stage's key hashes its kind, its config (less the keys the pipeline fills in and the fields its
-class declares as only pacing the work: `textbooks.config.pacing`), anything else that decides its output (a source tree's listing) and the keys of
-its inputs: an upstream stage's key, or the fingerprint in an existing dataset's or token pack's
+A stage's key hashes its kind, the settings of its config that change its output (as its class
+declares them, `textbooks.config.output`; less the keys the pipeline fills in), anything else that
+decides its output (a source tree's listing) and the keys of its inputs: an upstream stage's key, or the fingerprint in an existing dataset's or token pack's
 manifest. So an unchanged stage has an unchanged key and its directory, `RUN_DIR/stages/NAME-KEY`,
 already holds its output; a changed stage gets a new key, and so does everything downstream of it.
 """

@@ -2,8 +2,9 @@
 
 An adapter names its config class (the command's own: `SynthConfig`, `TokenizeConfig`, `TrainConfig`,
 `EvalConfig`), the inputs it reads (roles, and what kind of output each accepts), the config keys
-the pipeline fills in itself (`out`, the input paths), the keys that do not change what it writes
-(left out of its key), `run`, and what it adds to the run's report (`report_title`, `report`).
+the pipeline fills in itself (`out`, the input paths), `run`, and what it adds to the run's report
+(`report_title`, `report`). Its key leaves out what the config class declares as not changing the
+output (`textbooks.config.pacing`).
 
 The heavy engines stay in charge: synthesis talks to the teacher fleet through its client,
 training starts through the configured launcher (`torchrun`, `srun ...`) as its own process, and
