@@ -39,6 +39,13 @@ class Section:
     blocks: list[Block] = field(default_factory=list)
 
 
+def duration(seconds: float | None) -> str:
+    """Seconds as the report and the console write them: `45 s`, `3.2 min`."""
+    if seconds is None:
+        return ""
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
 def new_figure(height: float = 3.0):
     import matplotlib
 

@@ -23,6 +23,7 @@ from textbooks.pipeline.render import (
     Figure,
     Section,
     Table,
+    duration,
     figure_png,
     new_figure,
     render_html,
@@ -101,7 +102,7 @@ def summary_blocks(summary: dict[str, Any]) -> list[Block]:
         cost = _usd(sum(priced)) + ("" if len(priced) == len(usage) else " (some calls have no price set)") \
             if priced else "no price set (local teacher)"
         rows.append(["teacher", f"{tokens:,} tokens ({each}); cost {cost}"])
-    rows.append(["wall time", f"{_seconds(summary['wall_s'])} (the stages' own times; cached stages keep their first run's)"])
+    rows.append(["wall time", f"{duration(summary['wall_s'])} (the stages' own times; cached stages keep their first run's)"])
     for p in summary["pass_at_1"]:
         level = p["isolation"] or "unknown"
         full = PROMISES.get(level, frozenset()) >= FULL_ISOLATION
@@ -124,13 +125,7 @@ def _snippet(text: str, length: int = 120) -> str:
 def _stage_table(stages: dict[str, Any]) -> Table:
     return Table(["stage", "kind", "key", "state", "wall time", "finished"],
                  [[n, e["kind"], e["key"][:12], "done" if e["done"] else "not run",
-                   _seconds(e.get("wall_s")), e.get("finished_at", "")] for n, e in stages.items()])
-
-
-def _seconds(value: float | None) -> str:
-    if value is None:
-        return ""
-    return f"{value:.0f} s" if value < 120 else f"{value / 60:.1f} min"
+                   duration(e.get("wall_s")), e.get("finished_at", "")] for n, e in stages.items()])
 
 
 def _wall_time_figure(stages: dict[str, Any]) -> Block:

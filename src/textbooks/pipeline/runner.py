@@ -39,6 +39,7 @@ from textbooks.errors import UserError
 from textbooks.io import atomic_write_json
 from textbooks.pipeline.kinds.base import StageContext
 from textbooks.pipeline.plan import STAGE_RECORD, Plan, PlannedStage, make_plan
+from textbooks.pipeline.render import duration
 from textbooks.pipeline.spec import PipelineSpec
 from textbooks.teacher.client import TeacherClient, TeacherConfig
 
@@ -102,7 +103,7 @@ def run_pipeline(spec: PipelineSpec, run_dir: Path | None = None, options: RunOp
                 raise UserError(f"stage {name} ({planned.stage.kind}): {err}; its log: {log}; finished stages are "
                                 "kept and the next run resumes this one") from None
             progress.ran(name, seconds)
-            echo(f"{prefix}: done in {_duration(seconds)}; {progress.line()}")
+            echo(f"{prefix}: done in {duration(seconds)}; {progress.line()}")
             result.ran.append(name)
         point(run_dir, name, planned.out)
     from textbooks.pipeline.cards import write_cards
@@ -170,7 +171,7 @@ class _Ticker:
 
     def _run(self) -> None:
         while not self.done.wait(1.0):
-            os.write(self.fd, f"\r\033[K{self.status} {_duration(time.monotonic() - self.started)}".encode())
+            os.write(self.fd, f"\r\033[K{self.status} {duration(time.monotonic() - self.started)}".encode())
 
     def stop(self) -> None:
         self.done.set()
@@ -192,12 +193,12 @@ class Progress:
         self.seconds_done += seconds
 
     def line(self) -> str:
-        elapsed = f"elapsed {_duration(time.monotonic() - self.started)}"
+        elapsed = f"elapsed {duration(time.monotonic() - self.started)}"
         left = sum(self.todo.values())
         if not left:
             return elapsed
         rate = self.seconds_done / self.size_done if self.size_done else None
-        eta = f"about {_duration(rate * left)} left" if rate else "time left unknown"
+        eta = f"about {duration(rate * left)} left" if rate else "time left unknown"
         return f"{elapsed}, {eta} ({len(self.todo)} stage(s) to run)"
 
 
@@ -215,10 +216,6 @@ def stage_size(planned: PlannedStage) -> float:
     if kind == "eval":
         return float(config.settings.limit or 164)
     return 1.0
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
 def echo_warnings(run_dir: Path, echo: Callable[[str], None]) -> None:

@@ -37,12 +37,12 @@ def run_summary(run_dir: Path, data: dict[str, Any]) -> dict[str, Any]:
         "pass_at_1": pass_at_1(run_dir, stages),
         "heldout_loss": heldout_losses(stages),
         "data_tokens": data_tokens(run_dir, stages),
-        "funnel": funnel(run_dir, stages),
+        "funnel": funnel(stages),
         "funnel_kinds": {name: e["kind"] for name, e in stages.items() if e["produces"] == "dataset"},
         "decontamination": decontamination(stages),
         "teacher": teacher_usage(run_dir, stages),
         "wall_s": round(sum(e.get("wall_s") or 0 for e in stages.values()), 1),
-        "curation": curation(run_dir, stages),
+        "curation": curation(stages),
         "exercise_yield": exercise_yield(stages),
         "rejected": rejected_examples(run_dir, stages),
     }
@@ -113,7 +113,7 @@ def data_tokens(run_dir: Path, stages: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def funnel(run_dir: Path, stages: dict[str, Any]) -> dict[str, list[list[Any]]]:
+def funnel(stages: dict[str, Any]) -> dict[str, list[list[Any]]]:
     """Each dataset's own steps, [label, records] in order: curation's five, synthesis' four, the rest in/kept."""
     cleaned_by = {i["stage"]: e.get("summary", {}).get("rows") for _, e in _done(stages, "decontam")
                   for i in e["inputs"]["dataset"] if i["stage"]}
@@ -190,7 +190,7 @@ def _usage(name: str, role: str, model: str | None, teacher: dict[str, Any], pro
             "completion_tokens": completion, "tokens": tokens, "cost_usd": cost}
 
 
-def curation(run_dir: Path, stages: dict[str, Any]) -> list[dict[str, Any]]:
+def curation(stages: dict[str, Any]) -> list[dict[str, Any]]:
     """Per curate stage: the chosen classifier head's held-out metrics and the rating histogram."""
     found = []
     for name, e in _done(stages, "curate"):
