@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 import subprocess
 import sys
 import sysconfig
+import time
 from pathlib import Path
 
 import pytest
@@ -30,43 +30,57 @@ def records(dataset: Dataset) -> list[dict]:
     return list(dataset.iter_records())
 
 
-def _script(path: Path, body: str) -> None:
-    path.write_text("#!/bin/sh\n" + body)
-    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+def parquet_bytes(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.glob("*.parquet"))}
+
+
+SLURM = ["--executor", "slurm", "--set", "executor.partition=debug", "--set", "executor.workers=-1"]
 
 
 @pytest.mark.slow
-def test_slurm_submits_an_array_job_whose_tasks_write_the_dataset_the_next_run_publishes(raw, tmp_path):
-    bin_dir, captured = tmp_path / "bin", tmp_path / "submitted"
-    bin_dir.mkdir(), captured.mkdir()
-    # Stand-ins for the Slurm tools: sbatch keeps the job script it is given and prints a job id.
-    _script(bin_dir / "sbatch", f'n=$(ls {captured} | wc -l); for a; do f="$a"; done; cp "$f" {captured}/job-$n.sh; '
-                                'echo "Submitted batch job $((n + 100))"\n')
-    _script(bin_dir / "scontrol", "echo localhost\n")
-    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}"}
-    args = ["curate", "clean", "--input", str(raw.path), "--out", str(tmp_path / "clean"), "--executor", "slurm",
-            "executor.partition=cpu", "executor.time=00:30:00", "executor.workers=4"]
+def test_curate_on_a_real_slurm_cluster_gives_the_local_dataset_byte_for_byte(slurm_cluster, tmp_path):
+    # Every step to dedup: one array job per datatrove stage, each depending on the one before.
+    args = ["curate", "--source", str(STDLIB / "json"), "--until", "dedup", "--set", "dedup.num_perm=32"]
+    on_slurm = run_cli(*args, "--out", str(tmp_path / "slurm"), *SLURM, env=slurm_cluster, timeout=300)
+    assert on_slurm.returncode == 0, on_slurm.stderr
+    assert re.search(r"slurm \(dedup\): job \d+: \d+ (PENDING|RUNNING)", on_slurm.stdout), on_slurm.stdout  # states shown
+    assert re.search(r"slurm \(dedup\): \d+ jobs completed\n", on_slurm.stdout), on_slurm.stdout
+    local = run_cli(*args, "--out", str(tmp_path / "local"))
+    assert local.returncode == 0, local.stderr
+    for step in ("raw", "clean", "dedup"):
+        assert parquet_bytes(tmp_path / "slurm" / step) == parquet_bytes(tmp_path / "local" / step) != {}, step
 
-    submitted = run_cli(*args, env=env)
-    assert submitted.returncode == 0 and "Slurm jobs submitted" in submitted.stdout, submitted.stderr
-    scripts = [p.read_text() for p in sorted(captured.iterdir())]
-    job = next(s for s in scripts if "launch_pickled_pipeline" in s)
+
+def _squeue(env: dict[str, str]) -> list[str]:
+    listed = subprocess.run(["squeue", "--noheader", "--array", "--format=%i %T"], capture_output=True, text=True,
+                            env={**os.environ, **env})
+    return listed.stdout.split("\n")
+
+
+@pytest.mark.slow
+def test_a_cancelled_slurm_task_stops_the_command_and_a_rerun_runs_only_that_task(slurm_cluster, raw, tmp_path):
+    # One task at a time: the last is still pending when it is cancelled.
+    args = ["curate", "clean", "--input", str(raw.path), "--out", str(tmp_path / "clean"), "--executor", "slurm",
+            "--workers", "1", "executor.partition=debug"]
     tasks = len(raw.shards)
-    for line in ("#SBATCH --partition=cpu", "#SBATCH --time=00:30:00", "#SBATCH --mem-per-cpu=2G", f"#SBATCH --array=0-{tasks - 1}%4",
-                 "#SBATCH --job-name=textbooks-clean-shards", f"source {Path(sys.prefix) / 'bin' / 'activate'}"):
-        assert line in job, job
+    command = subprocess.Popen([sys.executable, "-m", "textbooks", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env={**os.environ, **slurm_cluster})
+    deadline = time.monotonic() + 60
+    while not (pending := [line.split()[0] for line in _squeue(slurm_cluster) if line.endswith(f"_{tasks - 1} PENDING")]):
+        assert time.monotonic() < deadline and command.poll() is None, "no array job appeared"
+        time.sleep(0.2)
+    subprocess.run(["scancel", pending[0]], check=True, env={**os.environ, **slurm_cluster})
+    out, err = command.communicate(timeout=240)
+    assert command.returncode == 2, err
+    first = pending[0].split("_")[0]
+    assert re.search(rf"clean: Slurm job {first}\S* .*1 of {tasks} tasks unfinished.* \S+/slurm_logs", err), err
     assert not (tmp_path / "clean").exists()
 
-    unfinished = run_cli(*args, env=env)
-    assert unfinished.returncode == 2 and f"{tasks} of {tasks} tasks unfinished" in unfinished.stderr
-
-    # Run the array's tasks the way Slurm would (without srun), then the same command publishes.
-    pickled = re.search(r"launch_pickled_pipeline (\S+)", job).group(1)
-    for task in range(tasks):
-        subprocess.run([str(Path(sys.executable).parent / "launch_pickled_pipeline"), pickled], check=True, capture_output=True,
-                       env={**os.environ, **env, "SLURM_ARRAY_TASK_ID": str(task), "SLURM_NODELIST": "node1"})
-    published = run_cli(*args, env=env)
-    assert published.returncode == 0, published.stderr
+    rerun = run_cli(*args, env=slurm_cluster, timeout=240)
+    assert rerun.returncode == 0, rerun.stderr
+    resubmitted = {job: states for job, states in re.findall(r"job (\d+): ([^;\n]+)", rerun.stdout) if job != first}
+    assert resubmitted and all(sum(map(int, re.findall(r"(\d+) [A-Z]", states))) == 1 for states in resubmitted.values()), \
+        rerun.stdout  # one task submitted again, not all of them
     local = run_clean(raw, tmp_path / "clean-local", CurateJob())
     assert records(Dataset.open(tmp_path / "clean")) == records(local)
     assert Dataset.open(tmp_path / "clean").manifest["curate-clean"] == local.manifest["curate-clean"]

@@ -91,7 +91,7 @@ def wait(jobs: dict[str, str], label: str, poll_s: float = 2.0, say: Callable[[s
     """Until every job in `jobs` (id -> its log's pattern) has ended, printing states as they change.
 
     With `check`, a job that failed, was cancelled or timed out raises UserError naming it and its
-    log. A job whose dependency failed would wait forever: it is cancelled (and named as failed)."""
+    log as soon as it is seen. A job whose dependency failed would wait forever: it is cancelled."""
     say = say or (lambda line: print(line, flush=True))
     last = ""
     while True:
@@ -106,11 +106,11 @@ def wait(jobs: dict[str, str], label: str, poll_s: float = 2.0, say: Callable[[s
         if summary != last:
             say(f"  slurm ({label}): {summary}")
             last = summary
-        if not orphans and any(state in ACTIVE for state, _ in found.values()):
+        failed = sorted((job, state) for job, (state, _) in found.items() if state not in ACTIVE and state != "COMPLETED")
+        if not (check and (orphans or failed)) and any(state in ACTIVE for state, _ in found.values()):
             time.sleep(poll_s)
             continue
-        failed = sorted((job, state) for job, (state, _) in found.items() if state not in ACTIVE and state != "COMPLETED")
-        if check and (orphans or failed):
+        if check and (orphans or failed):  # at once: the run cannot succeed; the rest may finish meanwhile
             job, state = failed[0] if failed else (orphans[0], "never ran: a job it depends on failed")
             pattern = jobs.get(job.split("_")[0], "")
             where = f"; its log: {log_path(pattern, job)}" if pattern else ""

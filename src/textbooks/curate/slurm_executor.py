@@ -13,6 +13,7 @@ from pathlib import Path
 from datatrove.executor import SlurmPipelineExecutor
 
 from textbooks import slurm
+from textbooks.errors import UserError
 from textbooks.io import atomic_write_json, read_json
 
 
@@ -37,3 +38,11 @@ def run_and_wait(executors: list[TrackedSlurmExecutor], root: Path, label: str) 
     if jobs:
         atomic_write_json(jobs_file, jobs)
         slurm.wait(jobs, label)
+    # squeue does not list every ended array task (one cancelled while pending can vanish from
+    # it): datatrove's completion markers are what says a task is done.
+    for e in executors:
+        missing = len(e.get_incomplete_ranks())
+        if missing:
+            raise UserError(f"{label}: Slurm job {e.job_id} ({e.job_name}) ended with {missing} of {e.world_size} tasks "
+                            f"unfinished (cancelled, failed or lost); logs in {e.slurm_logs_folder}; run the same "
+                            "command again to run only those")
