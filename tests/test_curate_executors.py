@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import signal
+import socket
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from conftest import run_cli
-from textbooks.curate.executor import ExecutorConfig
 from textbooks.curate.job import CurateJob, run_clean
 from textbooks.data.datasets import Dataset
 from textbooks.data.sources import import_sources
@@ -86,13 +90,58 @@ def test_a_cancelled_slurm_task_stops_the_command_and_a_rerun_runs_only_that_tas
     assert Dataset.open(tmp_path / "clean").manifest["curate-clean"] == local.manifest["curate-clean"]
 
 
-@pytest.mark.slow
-def test_ray_runs_a_stage_like_the_local_pool(raw, tmp_path):
-    ray = pytest.importorskip("ray", reason="ray is not installed (the optional `ray` extra)")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def ray_cluster(tmp_path) -> Iterator[dict[str, str]]:
+    """A Ray cluster of its own (`ray start --head`: own temp dir, own ports), as a user starts one;
+    the environment that joins it (RAY_ADDRESS), and the workers' TMPDIR."""
+    pytest.importorskip("ray", reason="ray is not installed (the optional `ray` extra)")
+    ray_bin = Path(sys.executable).parent / "ray"
+    # A short root: Ray's socket paths under it must stay within the 107 characters Unix allows.
+    root, workers_tmp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp")), tmp_path / "workers-tmp"
+    workers_tmp.mkdir()
+    port = _free_port()
+    head = subprocess.Popen(
+        [str(ray_bin), "start", "--head", "--block", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
+         f"--temp-dir={root}", f"--ray-client-server-port={_free_port()}", f"--dashboard-agent-listen-port={_free_port()}",
+         f"--runtime-env-agent-port={_free_port()}", f"--metrics-export-port={_free_port()}", "--disable-usage-stats"],
+        env={**os.environ, "TMPDIR": str(workers_tmp)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        start_new_session=True)  # its own process group: the teardown ends every process it started, and no other Ray
+    env = {"RAY_ADDRESS": f"127.0.0.1:{port}", "WORKERS_TMP": str(workers_tmp)}
     try:
-        on_ray = run_clean(raw, tmp_path / "clean-ray", CurateJob(executor=ExecutorConfig(kind="ray", workers=2)))
+        deadline = time.monotonic() + 120
+        while subprocess.run([str(ray_bin), "status", f"--address={env['RAY_ADDRESS']}"], capture_output=True).returncode:
+            if head.poll() is not None or time.monotonic() > deadline:
+                pytest.skip(f"`ray start --head` did not start: {head.stderr.read().decode()[-500:] if head.poll() is not None else 'timeout'}")
+            time.sleep(1)
+        yield env
     finally:
-        ray.shutdown()
+        head.terminate()  # --block: ray start stops the cluster's processes on SIGTERM
+        try:
+            head.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(head.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_ray_runs_a_stage_on_a_started_cluster_like_the_local_pool(ray_cluster, raw, tmp_path):
+    on_ray = run_cli("curate", "clean", "--input", str(raw.path), "--out", str(tmp_path / "clean-ray"), "--executor", "ray",
+                     env={"RAY_ADDRESS": ray_cluster["RAY_ADDRESS"]}, timeout=300)
+    assert on_ray.returncode == 0, on_ray.stderr
+    assert "Connecting to existing Ray cluster" in on_ray.stderr, on_ray.stderr  # joined, did not start its own
     local = run_clean(raw, tmp_path / "clean-local", CurateJob())
-    assert records(on_ray) == records(local) and on_ray.manifest["curate-clean"] == local.manifest["curate-clean"]
+    ray_dataset = Dataset.open(tmp_path / "clean-ray")
+    assert records(ray_dataset) == records(local) and ray_dataset.manifest["curate-clean"] == local.manifest["curate-clean"]
+    # datatrove's own default, gettempdir()/ray_logs, is shared by every user and run of the machine.
+    assert not (Path(ray_cluster["WORKERS_TMP"]) / "ray_logs").exists()
+    assert list(Path(ray_cluster["WORKERS_TMP"]).iterdir()) == []

@@ -59,12 +59,13 @@ def make_executor(config: ExecutorConfig, pipeline: list, tasks: int, logging_di
     if config.kind == "ray":
         try:
             import ray
-            from datatrove.executor import RayPipelineExecutor
+
+            from textbooks.curate.ray_executor import OwnTempRayExecutor
         except ImportError:
             raise UserError("--executor ray: ray is not installed; expected `pip install 'textbooks[ray]'`") from None
         if not ray.is_initialized():
             ray.init()  # joins the cluster RAY_ADDRESS names, or starts one on this machine
-        return RayPipelineExecutor(pipeline, tasks=tasks, workers=config.workers, logging_dir=str(logging_dir),
+        return OwnTempRayExecutor(pipeline, tasks=tasks, workers=config.workers, logging_dir=str(logging_dir),
                                    depends=depends, cpus_per_task=config.cpus_per_task, mem_per_cpu_gb=config.mem_per_cpu_gb)
     from textbooks.curate.slurm_executor import TrackedSlurmExecutor
 
