@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -58,3 +60,22 @@ def sigkill_after_answers(args: list[str], cache: Path, answers: int) -> int:
         process.send_signal(signal.SIGKILL)
         process.wait()
     return process.returncode
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster(tmp_path_factory) -> Iterator[dict[str, str]]:
+    """A one-node Slurm cluster of this session's own (scripts/slurm/local-cluster.sh), stopped at
+    the end; its environment ({"SLURM_CONF": ...}). Skips, saying why, where it cannot start."""
+    if os.geteuid() != 0:
+        pytest.skip("a local Slurm cluster needs root (slurmd starts jobs as their users)")
+    missing = [tool for tool in ("munged", "slurmctld", "slurmd", "sbatch") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"Slurm is not installed ({', '.join(missing)} missing): apt-get install slurm-wlm munge")
+    script, where = REPO / "scripts" / "slurm" / "local-cluster.sh", tmp_path_factory.mktemp("slurm")
+    started = subprocess.run([str(script), "start", str(where)], capture_output=True, text=True, timeout=120)
+    try:
+        if started.returncode != 0:
+            pytest.skip(f"the local Slurm cluster did not start: {started.stderr.strip()}")
+        yield {"SLURM_CONF": str(where / "slurm.conf")}
+    finally:
+        subprocess.run([str(script), "stop", str(where)], capture_output=True, timeout=120)

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import os
 import re
-import stat
+import shutil
+import signal
+import socket
 import subprocess
 import sys
 import sysconfig
+import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from conftest import run_cli
-from textbooks.curate.executor import ExecutorConfig
 from textbooks.curate.job import CurateConfig, run_clean
 from textbooks.data.datasets import Dataset
 from textbooks.data.sources import import_sources
@@ -30,55 +34,114 @@ def records(dataset: Dataset) -> list[dict]:
     return list(dataset.iter_records())
 
 
-def _script(path: Path, body: str) -> None:
-    path.write_text("#!/bin/sh\n" + body)
-    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+def parquet_bytes(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.glob("*.parquet"))}
+
+
+SLURM = ["--executor", "slurm", "--set", "executor.partition=debug", "--set", "executor.workers=-1"]
 
 
 @pytest.mark.slow
-def test_slurm_submits_an_array_job_whose_tasks_write_the_dataset_the_next_run_publishes(raw, tmp_path):
-    bin_dir, captured = tmp_path / "bin", tmp_path / "submitted"
-    bin_dir.mkdir(), captured.mkdir()
-    # Stand-ins for the Slurm tools: sbatch keeps the job script it is given and prints a job id.
-    _script(bin_dir / "sbatch", f'n=$(ls {captured} | wc -l); for a; do f="$a"; done; cp "$f" {captured}/job-$n.sh; '
-                                'echo "Submitted batch job $((n + 100))"\n')
-    _script(bin_dir / "scontrol", "echo localhost\n")
-    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}"}
-    args = ["curate", "clean", "--input", str(raw.path), "--out", str(tmp_path / "clean"), "--executor", "slurm",
-            "executor.partition=cpu", "executor.time=00:30:00", "executor.workers=4"]
+def test_curate_on_a_real_slurm_cluster_gives_the_local_dataset_byte_for_byte(slurm_cluster, tmp_path):
+    # Every step to dedup: one array job per datatrove stage, each depending on the one before.
+    args = ["curate", "--source", str(STDLIB / "json"), "--until", "dedup", "--set", "dedup.num_perm=32"]
+    on_slurm = run_cli(*args, "--out", str(tmp_path / "slurm"), *SLURM, env=slurm_cluster, timeout=300)
+    assert on_slurm.returncode == 0, on_slurm.stderr
+    assert re.search(r"slurm \(dedup\): job \d+: \d+ (PENDING|RUNNING)", on_slurm.stdout), on_slurm.stdout  # states shown
+    assert re.search(r"slurm \(dedup\): \d+ jobs completed\n", on_slurm.stdout), on_slurm.stdout
+    local = run_cli(*args, "--out", str(tmp_path / "local"))
+    assert local.returncode == 0, local.stderr
+    for step in ("raw", "clean", "dedup"):
+        assert parquet_bytes(tmp_path / "slurm" / step) == parquet_bytes(tmp_path / "local" / step) != {}, step
 
-    submitted = run_cli(*args, env=env)
-    assert submitted.returncode == 0 and "Slurm jobs submitted" in submitted.stdout, submitted.stderr
-    scripts = [p.read_text() for p in sorted(captured.iterdir())]
-    job = next(s for s in scripts if "launch_pickled_pipeline" in s)
+
+def _squeue(env: dict[str, str]) -> list[str]:
+    listed = subprocess.run(["squeue", "--noheader", "--array", "--format=%i %T"], capture_output=True, text=True,
+                            env={**os.environ, **env})
+    return listed.stdout.split("\n")
+
+
+@pytest.mark.slow
+def test_a_cancelled_slurm_task_stops_the_command_and_a_rerun_runs_only_that_task(slurm_cluster, raw, tmp_path):
+    # One task at a time: the last is still pending when it is cancelled.
+    args = ["curate", "clean", "--input", str(raw.path), "--out", str(tmp_path / "clean"), "--executor", "slurm",
+            "--workers", "1", "executor.partition=debug"]
     tasks = len(raw.shards)
-    for line in ("#SBATCH --partition=cpu", "#SBATCH --time=00:30:00", "#SBATCH --mem-per-cpu=2G", f"#SBATCH --array=0-{tasks - 1}%4",
-                 "#SBATCH --job-name=textbooks-clean-shards", f"source {Path(sys.prefix) / 'bin' / 'activate'}"):
-        assert line in job, job
+    command = subprocess.Popen([sys.executable, "-m", "textbooks", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env={**os.environ, **slurm_cluster})
+    deadline = time.monotonic() + 60
+    while not (pending := [line.split()[0] for line in _squeue(slurm_cluster) if line.endswith(f"_{tasks - 1} PENDING")]):
+        assert time.monotonic() < deadline and command.poll() is None, "no array job appeared"
+        time.sleep(0.2)
+    subprocess.run(["scancel", pending[0]], check=True, env={**os.environ, **slurm_cluster})
+    out, err = command.communicate(timeout=240)
+    assert command.returncode == 2, err
+    first = pending[0].split("_")[0]
+    assert re.search(rf"clean: Slurm job {first}\S* .*1 of {tasks} tasks unfinished.* \S+/slurm_logs", err), err
     assert not (tmp_path / "clean").exists()
 
-    unfinished = run_cli(*args, env=env)
-    assert unfinished.returncode == 2 and f"{tasks} of {tasks} tasks unfinished" in unfinished.stderr
-
-    # Run the array's tasks the way Slurm would (without srun), then the same command publishes.
-    pickled = re.search(r"launch_pickled_pipeline (\S+)", job).group(1)
-    for task in range(tasks):
-        subprocess.run([str(Path(sys.executable).parent / "launch_pickled_pipeline"), pickled], check=True, capture_output=True,
-                       env={**os.environ, **env, "SLURM_ARRAY_TASK_ID": str(task), "SLURM_NODELIST": "node1"})
-    published = run_cli(*args, env=env)
-    assert published.returncode == 0, published.stderr
+    rerun = run_cli(*args, env=slurm_cluster, timeout=240)
+    assert rerun.returncode == 0, rerun.stderr
+    resubmitted = {job: states for job, states in re.findall(r"job (\d+): ([^;\n]+)", rerun.stdout) if job != first}
+    assert resubmitted and all(sum(map(int, re.findall(r"(\d+) [A-Z]", states))) == 1 for states in resubmitted.values()), \
+        rerun.stdout  # one task submitted again, not all of them
     local = run_clean(raw, tmp_path / "clean-local", CurateConfig())
     assert records(Dataset.open(tmp_path / "clean")) == records(local)
     assert Dataset.open(tmp_path / "clean").manifest["curate-clean"] == local.manifest["curate-clean"]
 
 
-@pytest.mark.slow
-def test_ray_runs_a_stage_like_the_local_pool(raw, tmp_path):
-    ray = pytest.importorskip("ray", reason="ray is not installed (the optional `ray` extra)")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def ray_cluster(tmp_path) -> Iterator[dict[str, str]]:
+    """A Ray cluster of its own (`ray start --head`: own temp dir, own ports), as a user starts one;
+    the environment that joins it (RAY_ADDRESS), and the workers' TMPDIR."""
+    pytest.importorskip("ray", reason="ray is not installed (the optional `ray` extra)")
+    ray_bin = Path(sys.executable).parent / "ray"
+    # A short root: Ray's socket paths under it must stay within the 107 characters Unix allows.
+    root, workers_tmp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp")), tmp_path / "workers-tmp"
+    workers_tmp.mkdir()
+    port = _free_port()
+    head = subprocess.Popen(
+        [str(ray_bin), "start", "--head", "--block", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
+         f"--temp-dir={root}", f"--ray-client-server-port={_free_port()}", f"--dashboard-agent-listen-port={_free_port()}",
+         f"--runtime-env-agent-port={_free_port()}", f"--metrics-export-port={_free_port()}", "--disable-usage-stats"],
+        env={**os.environ, "TMPDIR": str(workers_tmp)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        start_new_session=True)  # its own process group: the teardown ends every process it started, and no other Ray
+    env = {"RAY_ADDRESS": f"127.0.0.1:{port}", "WORKERS_TMP": str(workers_tmp)}
     try:
-        on_ray = run_clean(raw, tmp_path / "clean-ray", CurateConfig(executor=ExecutorConfig(kind="ray", workers=2)))
+        deadline = time.monotonic() + 120
+        while subprocess.run([str(ray_bin), "status", f"--address={env['RAY_ADDRESS']}"], capture_output=True).returncode:
+            if head.poll() is not None or time.monotonic() > deadline:
+                pytest.skip(f"`ray start --head` did not start: {head.stderr.read().decode()[-500:] if head.poll() is not None else 'timeout'}")
+            time.sleep(1)
+        yield env
     finally:
-        ray.shutdown()
+        head.terminate()  # --block: ray start stops the cluster's processes on SIGTERM
+        try:
+            head.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(head.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_ray_runs_a_stage_on_a_started_cluster_like_the_local_pool(ray_cluster, raw, tmp_path):
+    on_ray = run_cli("curate", "clean", "--input", str(raw.path), "--out", str(tmp_path / "clean-ray"), "--executor", "ray",
+                     env={"RAY_ADDRESS": ray_cluster["RAY_ADDRESS"]}, timeout=300)
+    assert on_ray.returncode == 0, on_ray.stderr
+    assert "Connecting to existing Ray cluster" in on_ray.stderr, on_ray.stderr  # joined, did not start its own
     local = run_clean(raw, tmp_path / "clean-local", CurateConfig())
-    assert records(on_ray) == records(local) and on_ray.manifest["curate-clean"] == local.manifest["curate-clean"]
+    ray_dataset = Dataset.open(tmp_path / "clean-ray")
+    assert records(ray_dataset) == records(local) and ray_dataset.manifest["curate-clean"] == local.manifest["curate-clean"]
+    # datatrove's own default, gettempdir()/ray_logs, is shared by every user and run of the machine.
+    assert not (Path(ray_cluster["WORKERS_TMP"]) / "ray_logs").exists()
+    assert list(Path(ray_cluster["WORKERS_TMP"]).iterdir()) == []

@@ -190,18 +190,3 @@ def test_until_dedup_stops_before_the_teacher_and_its_result_is_the_dedup_datase
     assert done.stdout.strip() == f"{dedup.path}: {dedup.num_rows:,} of {dedup.num_rows:,} files after cleaning and dedup"
     assert sorted(p.name for p in (tmp_path / "cur").iterdir() if p.is_dir()) == ["clean", "dedup", "raw"]
     assert CurateConfig(until="dedup").result_dir(tmp_path / "cur") == dedup.path
-
-
-def test_a_slurm_submission_inside_a_pipeline_stage_is_one_line_saying_to_run_again(tmp_path, monkeypatch):
-    from textbooks.curate.executor import Submitted
-    from textbooks.pipeline.kinds import curate
-    from textbooks.pipeline.kinds.base import StageContext
-    from textbooks.pipeline.spec import Launcher
-
-    def submit(job):
-        raise Submitted("submitted 3 Slurm jobs; run the same command again when they finish")
-
-    monkeypatch.setattr(curate, "run_curate", submit)
-    ctx = StageContext("code", tmp_path / "code", CurateConfig(sources=[str(STDLIB / "json")]), {}, tmp_path, Launcher())
-    with pytest.raises(UserError, match="^submitted 3 Slurm jobs; run the same command again when they finish$"):
-        curate.CurateStage().run(ctx)

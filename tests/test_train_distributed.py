@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from textbooks.train import state
@@ -91,3 +93,61 @@ def test_two_torchrun_processes_reach_the_losses_of_one_process_with_the_same_gl
     shutil.copytree(two, tmp_path / "resharded")
     train_from_cli("tiny-pretrain", stdlib, tmp_path / "resharded", overrides=nano_overrides(steps + 2, **{"eval.every": 10}))
     assert sorted(losses(tmp_path / "resharded")) == list(range(1, steps + 3))
+
+
+def two_node_commands(stdlib: Path, run_dir: Path, port: int, *overrides: str) -> list[list[str]]:
+    """Two torchrun agents as two nodes (one process each) meeting by c10d rendezvous on loopback."""
+    torchrun = Path(sys.executable).with_name("torchrun")
+    return [[str(torchrun), "--nnodes=2", "--nproc-per-node=1", "--rdzv-backend=c10d", f"--rdzv-endpoint=127.0.0.1:{port}",
+             "--rdzv-id=two-nodes", "--max-restarts=0", "-m", "textbooks", "train", "--config", "tiny-pretrain", "--data",
+             str(stdlib), "--out", str(run_dir), *overrides] for _ in range(2)]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_nodes_one_lost_the_other_exits_with_a_clear_message_and_both_restarted_resume(stdlib, tmp_path):
+    steps, kill_after = 16, 6  # checkpoints every 4 steps: killed past the first, before the last
+    overrides = [*nano_overrides(steps, **{"checkpoint.every": 4, "eval.every": 4}), "batch.micro_batch=1", "parallel=ddp"]
+    straight, lost = tmp_path / "straight", tmp_path / "lost"
+    run(torchrun_command(stdlib, straight, 2, *overrides))  # the uninterrupted run, two ranks on one node
+
+    commands = two_node_commands(stdlib, lost, free_port(), *overrides)
+    nodes = [subprocess.Popen(commands[0], env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)]
+    time.sleep(1)  # the first agent hosts the rendezvous store; the lost node is the other one
+    nodes.append(subprocess.Popen(commands[1], env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    try:
+        while logged_steps(lost) < kill_after and nodes[0].poll() is None:
+            time.sleep(0.02)
+        # A node lost: its agent and its trainer (torchrun starts workers in sessions of their own).
+        agent = psutil.Process(nodes[1].pid)
+        for process in [agent, *agent.children(recursive=True)]:
+            process.kill()
+        started = time.monotonic()
+        output, _ = nodes[0].communicate(timeout=90)
+        waited = time.monotonic() - started
+    finally:
+        for node in nodes:
+            if node.poll() is None:
+                node.kill()
+            node.wait(timeout=30)
+    assert nodes[0].returncode != 0 and waited < 90
+    assert re.search(r"error: rank \d of 2: lost another rank at step \d+ \(a node or process died: .*\); start every node "
+                     r"again with the same command: it resumes from \S+/step-\d+", output), output[-3000:]
+    interrupted_at = state.latest(lost).step
+    assert 4 <= interrupted_at < steps
+
+    restarted = [subprocess.Popen(command, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                 for command in two_node_commands(stdlib, lost, free_port(), *overrides)]
+    outputs = [node.communicate(timeout=300)[0] for node in restarted]
+    assert [node.returncode for node in restarted] == [0, 0], outputs[0][-3000:]
+    assert any(f"(step {interrupted_at})" in output for output in outputs), outputs  # "resuming from ... (step N)"
+    resumed, reference = losses(lost), losses(straight)
+    assert sorted(resumed) == list(range(1, steps + 1))
+    assert max(abs(resumed[s] - reference[s]) for s in reference) < 1e-4

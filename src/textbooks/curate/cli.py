@@ -27,17 +27,6 @@ def _input(path: Path):
     return Dataset.open(path)
 
 
-def _submitted(run):
-    """Run a step; Slurm submission is a normal end (the message says how to go on)."""
-    from textbooks.curate.executor import Submitted
-
-    try:
-        return run()
-    except Submitted as note:
-        print(note)
-        raise typer.Exit(0) from None
-
-
 @curate_app.callback(invoke_without_command=True)
 def curate(
     ctx: typer.Context,
@@ -68,7 +57,7 @@ def curate(
         "classify.threshold": threshold, "classify.keep": keep, "executor.kind": executor, "executor.workers": workers,
         "until": until,
     })
-    result = _submitted(lambda: run_curate(job))
+    result = run_curate(job)
     if job.until == "dedup":
         dedup = result.datasets["dedup"]
         print(f"{dedup.path}: {dedup.num_rows:,} of {result.datasets['raw'].num_rows:,} files after cleaning and dedup")
@@ -88,7 +77,7 @@ def _step(name: str, help: str, run, extra_flags=()):
         workers: int | None = typer.Option(None, "--workers", help="Tasks at once (default 2)."),
     ) -> None:
         job = _job(config, overrides, {"out": out, "executor.kind": executor, "executor.workers": workers})
-        dataset = _submitted(lambda: run(_input(input), out, job))
+        dataset = run(_input(input), out, job)
         print(f"{dataset.path}: {dataset.num_rows:,} records; {dataset.manifest.get(f'curate-{name}', '')}")
 
     command.__doc__ = help
@@ -158,7 +147,7 @@ def classify_command(
 
     job = _job(config, overrides, {"out": out, "classify.threshold": threshold, "classify.keep": keep,
                                    "embedding_cache": cache, "executor.kind": executor})
-    result = _submitted(lambda: run_classify(_input(annotated), _input(embedded), out, job, job.embedding_cache_path(out)))
+    result = run_classify(_input(annotated), _input(embedded), out, job, job.embedding_cache_path(out))
     report = result.report
     print(format_metrics(report["classifier"]["metrics"]))
     print(f"{result.filtered.path}: kept {report['files']['kept']:,} of {report['files']['scored']:,} files, "

@@ -5,9 +5,8 @@
 
 A stage's datatrove logs (completions, per-task stats) live beside its output in
 `.OUT.datatrove/<fingerprint>/`: a killed stage resumes at its unfinished tasks, a stage with a
-new config starts afresh. The local and Ray executors return when every task is done and the
-dataset is published at once. Slurm only submits: the jobs write into the staging directory, and
-the same command run again after they finish publishes the dataset (or says what is missing).
+new config starts afresh. Every executor returns when every task is done and the dataset is published at once: on
+Slurm the command waits for its jobs, showing their states (see `slurm_executor`).
 """
 
 from __future__ import annotations
@@ -47,10 +46,6 @@ class ExecutorConfig:
             raise UserError(f"executor.workers: {self.workers}; expected a positive number (or -1: no limit)")
 
 
-class Submitted(Exception):
-    """Slurm jobs were submitted; the dataset is published by running the same command again."""
-
-
 def make_executor(config: ExecutorConfig, pipeline: list, tasks: int, logging_dir: Path, name: str, depends=None):
     """A datatrove executor of `config.kind` for `tasks` tasks of `pipeline`."""
     logging_dir.mkdir(parents=True, exist_ok=True)
@@ -65,16 +60,17 @@ def make_executor(config: ExecutorConfig, pipeline: list, tasks: int, logging_di
     if config.kind == "ray":
         try:
             import ray
-            from datatrove.executor import RayPipelineExecutor
+
+            from textbooks.curate.ray_executor import OwnTempRayExecutor
         except ImportError:
             raise UserError("--executor ray: ray is not installed; expected `pip install 'textbooks[ray]'`") from None
         if not ray.is_initialized():
             ray.init()  # joins the cluster RAY_ADDRESS names, or starts one on this machine
-        return RayPipelineExecutor(pipeline, tasks=tasks, workers=config.workers, logging_dir=str(logging_dir),
+        return OwnTempRayExecutor(pipeline, tasks=tasks, workers=config.workers, logging_dir=str(logging_dir),
                                    depends=depends, cpus_per_task=config.cpus_per_task, mem_per_cpu_gb=config.mem_per_cpu_gb)
-    from datatrove.executor import SlurmPipelineExecutor
+    from textbooks.curate.slurm_executor import TrackedSlurmExecutor
 
-    return SlurmPipelineExecutor(
+    return TrackedSlurmExecutor(
         pipeline, tasks=tasks, time=config.time, partition=config.partition, workers=config.workers,
         job_name=f"textbooks-{name}", logging_dir=str(logging_dir), depends=depends, cpus_per_task=config.cpus_per_task,
         mem_per_cpu_gb=config.mem_per_cpu_gb, venv_path=config.venv_path or _this_venv(),
@@ -126,27 +122,22 @@ def logs_dir(out: Path, fingerprint: str) -> Path:
 
 def run_stages(writer: DatasetWriter, stages: list[Stage], executor: ExecutorConfig) -> dict[str, dict[str, Counter]]:
     """Run `stages` in order for `writer`'s dataset (its last stage writes the shards); returns
-    the step counts of every stage. Raises `Submitted` after submitting Slurm jobs."""
+    the step counts of every stage."""
     root = logs_dir(writer.path, writer.fingerprint)
     if root.parent.is_dir():  # logs of runs with other configs: nothing there can be resumed
         for other in root.parent.iterdir():
             if other != root:
                 shutil.rmtree(other)
-    final = root / stages[-1].name
-    if executor.kind == "slurm" and (final / "launch_script.slurm").is_file():
-        missing = incomplete_tasks(final, stages[-1].tasks)
-        if missing:
-            raise UserError(f"{writer.path}: the Slurm jobs submitted earlier have {missing} of {stages[-1].tasks} "
-                            f"tasks unfinished; wait for them (logs in {final / 'slurm_logs'}) or delete {root} to resubmit")
+    executors = []
+    for stage in stages:
+        executors.append(make_executor(executor, stage.pipeline(writer.staged), stage.tasks, root / stage.name,
+                                       f"{writer.path.name}-{stage.name}", depends=executors[-1] if executors else None))
+    if executor.kind == "slurm":
+        from textbooks.curate.slurm_executor import run_and_wait
+
+        run_and_wait(executors, root, writer.path.name)
     else:
-        previous = None
-        for stage in stages:
-            previous = make_executor(executor, stage.pipeline(writer.staged), stage.tasks, root / stage.name,
-                                     f"{writer.path.name}-{stage.name}", depends=previous)
-        previous.run()  # runs (or submits) its dependencies first
-        if executor.kind == "slurm" and incomplete_tasks(final, stages[-1].tasks):
-            raise Submitted(f"{writer.path}: Slurm jobs submitted (launch scripts in {root}); run the same command "
-                            "again once they finish to publish the dataset")
+        executors[-1].run()  # runs its dependencies first
     for stage in stages:
         missing = incomplete_tasks(root / stage.name, stage.tasks)
         if missing:

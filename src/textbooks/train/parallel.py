@@ -48,6 +48,12 @@ def init_runtime() -> Runtime:
     return Runtime(rank=rank, world_size=world_size, local_rank=local_rank, device=device)
 
 
+def lost_peer(runtime: Runtime, error: BaseException) -> bool:
+    """Whether `error` is a collective failing because another rank is gone: gloo raises a
+    RuntimeError from its transport (connection reset or closed), NCCL and the store a DistError."""
+    return runtime.distributed and (isinstance(error, dist.DistError) or "gloo/transport" in str(error))
+
+
 def shutdown(runtime: Runtime) -> None:
     if runtime.distributed and dist.is_initialized():
         dist.destroy_process_group()

@@ -62,8 +62,18 @@ def train(cfg: TrainConfig, data_dir: str | Path, run_dir: str | Path, *, init: 
                         "(`textbooks train` makes one; from Python, pass score_checkpoint=)")
     runtime = parallel.init_runtime()
     deterministic = torch.are_deterministic_algorithms_enabled()
+    trainer = None
     try:
-        return Trainer(cfg, Path(data_dir), Path(run_dir), runtime, init, score_checkpoint).run()
+        trainer = Trainer(cfg, Path(data_dir), Path(run_dir), runtime, init, score_checkpoint)
+        return trainer.run()
+    except (RuntimeError, torch.distributed.DistError) as error:
+        if not parallel.lost_peer(runtime, error):
+            raise
+        saved = state.latest(Path(run_dir))
+        at = f" at step {trainer.step}" if trainer is not None else ""
+        raise UserError(f"rank {runtime.rank} of {runtime.world_size}: lost another rank{at} (a node or "
+                        f"process died: {str(error).splitlines()[0][:200]}); start every node again with the same command: "
+                        f"it resumes from {saved.path if saved else 'the start'}") from None
     finally:
         torch.use_deterministic_algorithms(deterministic)  # a library call leaves the process as it was
         parallel.shutdown(runtime)

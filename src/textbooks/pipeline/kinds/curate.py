@@ -17,7 +17,6 @@ from typing import Any
 
 from textbooks.curate.job import CurateConfig, run_curate
 from textbooks.data.sources import HF_PREFIX, listing_sha256
-from textbooks.errors import UserError
 from textbooks.io import read_json
 from textbooks.pipeline.kinds.base import DATASET, Stage, StageContext
 from textbooks.pipeline.render import Block, Figure, Table, figure_png, new_figure
@@ -52,14 +51,9 @@ class CurateStage(Stage):
             embedding_cache=ctx.config.embedding_cache or cache / f"{ctx.name}.embeddings.sqlite")
 
     def run(self, ctx: StageContext) -> dict[str, Any]:
-        from textbooks.curate.executor import Submitted
-
         job = self.prepare(ctx)
         job.teacher_cache.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            result = run_curate(job)
-        except Submitted as note:  # Slurm runs the step; the pipeline's next run picks the result up
-            raise UserError(str(note)) from None
+        result = run_curate(job)  # on Slurm: waits for the jobs, attaching to those a killed run submitted
         return {"rows": result.datasets[job.until].num_rows,
                 "steps": {step: result.datasets[step].num_rows for step in STEPS if step in result.datasets},
                 "tokens": result.report.get("tokens"), "annotation": result.annotation,
