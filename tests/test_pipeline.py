@@ -228,10 +228,12 @@ def test_every_shipped_pipeline_parses_and_names_its_edit_points(tmp_path):
         plan = run_pipeline(load_spec(name), tmp_path / name, RunOptions(dry_run=True), echo=lambda line: None).plan
         assert list(plan.stages)[-1] == "humaneval" and plan.stages["finetune"].inputs["init"][0].stage == "pretrain"
     for name in ("phi-1-small", "phi-1"):  # their paths and endpoints are placeholders to edit
-        with pytest.raises(UserError, match=r"stages\.code\.config: roots: /data/filtered-python: directory not found"):
+        with pytest.raises(UserError, match=r"stages\.code\.config: sources: /data/stackoverflow/Posts\.xml: not found"):
             run_pipeline(load_spec(name), tmp_path / name, RunOptions(dry_run=True))
-        spec = load_spec(name, [f"stages.code.config.roots=[{write_tree(tmp_path / 'code')}]"])
-        with pytest.raises(UserError, match=r"stages\.textbooks\.config\.teacher\.endpoints: .*http://vllm-0:8000/v1"):
+        posts = tmp_path / "Posts.xml"
+        posts.write_text("<posts></posts>\n")
+        spec = load_spec(name, [f"stages.code.config.sources=[{write_tree(tmp_path / 'code')},{posts}]"])
+        with pytest.raises(UserError, match=r"stages\.code\.config\.teacher\.endpoints: .*http://vllm-0:8000/v1"):
             run_pipeline(spec, tmp_path / name, RunOptions(dry_run=True))
 
 
