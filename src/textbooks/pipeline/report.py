@@ -88,7 +88,20 @@ def build_report(run_dir: Path, data: dict[str, Any]) -> list[Section]:
         if blocks:
             sections.append(Section(title, blocks))
     sections.append(Section("Teacher tokens and cost", _teacher_costs(stages)))
+    bill = _bill(run_dir)
+    if bill:
+        sections.insert(1, Section("Bill, estimated before the run", bill))
     return sections
+
+
+def _bill(run_dir: Path) -> list[Block]:
+    """RUN_DIR/bill.json (pipeline/bill.py), written when the run started: what it was expected to cost."""
+    from textbooks.pipeline.bill import bill_notes, bill_rows, read_bill
+
+    data = read_bill(run_dir)
+    if data is None:
+        return []
+    return [Table(*bill_rows(data)), *bill_notes(data)]
 
 
 def _stage_table(stages: dict[str, Any]) -> Table:

@@ -28,6 +28,7 @@ from textbooks.eval.runner import EvalConfig
 from textbooks.pipeline.spec import Launcher
 from textbooks.synth.job import SynthJob
 from textbooks.teacher.client import TeacherConfig
+from textbooks.teacher.limits import Estimate
 from textbooks.train.config import TrainConfig
 from textbooks.train.tokenize import TokenizeConfig
 
@@ -102,8 +103,8 @@ class Stage:
         """The teacher this stage calls: its endpoints must answer before the pipeline starts."""
         return None
 
-    def estimate(self, ctx: StageContext) -> str | None:
-        """A dry-run note (what it would spend); sends nothing."""
+    def estimate(self, ctx: StageContext) -> Estimate | None:
+        """What it would ask its teacher (requests, tokens), for the dry run's bill (pipeline/bill.py); sends nothing."""
         return None
 
     def run(self, ctx: StageContext) -> dict[str, Any]:
@@ -174,11 +175,10 @@ class SynthStage(Stage):
         cache = ctx.config.cache or ctx.run_dir / "cache" / f"{ctx.name}.teacher-cache.sqlite"
         return dataclasses.replace(ctx.config, out=ctx.out, cache=cache)
 
-    def estimate(self, ctx: StageContext) -> str | None:
+    def estimate(self, ctx: StageContext) -> Estimate:
         from textbooks.synth.job import estimate_synth
 
-        estimate, note = estimate_synth(self.synth_kind, self.prepare(ctx))
-        return f"{estimate}" + (f" ({note})" if note else "")
+        return estimate_synth(self.synth_kind, self.prepare(ctx))[0]
 
     def run(self, ctx: StageContext) -> dict[str, Any]:
         from textbooks.synth.job import run_synth

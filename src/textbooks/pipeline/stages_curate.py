@@ -23,6 +23,7 @@ from textbooks.io import read_json
 from textbooks.pipeline.report import Block, Figure, Table, figure_png, new_figure, section
 from textbooks.pipeline.stages import DATASET, TEACHER_TRANSPORT, Stage, StageContext, register
 from textbooks.teacher import TeacherConfig
+from textbooks.teacher.limits import Estimate
 
 STEPS = ("raw", "clean", "dedup", "annotated", "filtered")
 
@@ -43,7 +44,12 @@ class CurateStage(Stage):
 
     def key_extra(self, config: CurateJob) -> str:
         """Local sources' content (paths, sizes, mtimes); a Hub dataset is named by its id alone."""
-        return listing_sha256([s for s in config.sources if not s.startswith(HF_PREFIX)], config.pattern)
+        local = [s for s in config.sources if not s.startswith(HF_PREFIX)]
+        missing = [s for s in local if not Path(s).exists()]
+        if missing:  # a placeholder path (EDIT) stops the plan, not the stage hours later
+            raise UserError(f"sources: {missing[0]}: not found; expected a directory, a .jsonl/.parquet/Posts.xml file "
+                            f"or {HF_PREFIX}DATASET_ID")
+        return listing_sha256(local, config.pattern)
 
     def prepare(self, ctx: StageContext) -> CurateJob:
         # Caches outlive the stage directory: a changed classifier reuses every rating already paid for.
@@ -52,6 +58,19 @@ class CurateStage(Stage):
             ctx.config, out=ctx.out,
             teacher_cache=ctx.config.teacher_cache or cache / f"{ctx.name}.teacher-cache.sqlite",
             embedding_cache=ctx.config.embedding_cache or cache / f"{ctx.name}.embeddings.sqlite")
+
+    def estimate(self, ctx: StageContext) -> Estimate | None:
+        """The annotation's requests: each file cut to max_file_tokens, each answer at most max_tokens."""
+        from textbooks.curate.annotate import build_request
+        from textbooks.teacher.limits import estimate_prompt_tokens
+
+        job = ctx.config
+        if job.until != "filtered":  # `until: dedup` calls no teacher
+            return None
+        rated = job.annotate.sample
+        prompt = estimate_prompt_tokens(build_request(job.annotate, job.teacher.model or "teacher", "")) \
+            + job.annotate.max_file_tokens
+        return Estimate(rated, 0, rated * prompt, rated * job.annotate.max_tokens, 0, None)
 
     def run(self, ctx: StageContext) -> dict[str, Any]:
         from textbooks.curate.executor import Submitted

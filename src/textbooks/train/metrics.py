@@ -15,6 +15,7 @@ import torch
 # in order against torch.cuda.get_device_name(), so the more specific names come first.
 BF16_PEAK_TFLOPS: tuple[tuple[str, float], ...] = (
     ("GH200", 989.0),
+    ("H200 NVL", 835.0),  # the PCIe part; "NVIDIA H200 NVL" would otherwise match the SXM's "H200"
     ("H200", 989.0),
     ("H100 PCIe", 756.0),
     ("H100 NVL", 835.0),
@@ -37,10 +38,15 @@ def device_peak_flops(device: torch.device) -> float | None:
     """bf16 dense peak FLOP/s of this GPU, or None (CPU, or a GPU missing from the table)."""
     if device.type != "cuda":
         return None
-    name = torch.cuda.get_device_name(device)
+    tflops = peak_tflops(torch.cuda.get_device_name(device))
+    return tflops * 1e12 if tflops is not None else None
+
+
+def peak_tflops(name: str) -> float | None:
+    """bf16 dense peak TFLOP/s of a GPU by (a part of) its name, "A100" or "NVIDIA H100 80GB HBM3"."""
     for key, tflops in BF16_PEAK_TFLOPS:
-        if key in name:
-            return tflops * 1e12
+        if key.lower() in name.lower():
+            return tflops
     return None
 
 
