@@ -230,7 +230,7 @@ class TrainStage(Stage):
     produces = MODEL
     config_class = TrainConfig
     roles = {"data": Role(accepts=(PACK,)), "init": Role(accepts=(MODEL,), required=False)}
-    key_ignores = ("log",)
+    key_ignores = ("log", "process_group_timeout_s")
 
     def base_path(self, base: str) -> Path:
         from textbooks.train.config import preset_path

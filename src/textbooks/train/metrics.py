@@ -51,22 +51,29 @@ def peak_tflops(name: str) -> float | None:
 
 
 class Throughput:
-    """Tokens/s and MFU since the last call, MFU = achieved FLOP/s over the device's bf16 peak."""
+    """Tokens/s and MFU of the steps counted since the last measure or restart, MFU = achieved FLOP/s
+    over the device's bf16 peak. A restart (after validation or a save, which are not training
+    speed) forgets the steps before it too: counting them over the shorter time would inflate both."""
 
-    def __init__(self, flops_per_token: int, peak_flops: float | None, world_size: int):
+    def __init__(self, flops_per_token: int, peak_flops: float | None, world_size: int,
+                 clock=time.perf_counter):
         self.flops_per_token = flops_per_token
         self.peak_flops = peak_flops
         self.world_size = world_size
+        self.clock = clock
         self.restart()
 
     def restart(self) -> None:
-        """Start a new interval (after validation or a save, which are not training speed)."""
-        self.start = time.perf_counter()
+        self.start = self.clock()
+        self.tokens = 0
 
-    def measure(self, tokens: int) -> dict[str, float]:
-        now = time.perf_counter()
-        tokens_per_s = tokens / max(now - self.start, 1e-9)
-        self.start = now
+    def add(self, tokens: int) -> None:
+        """A training step's tokens (all ranks), done since the last measure or restart."""
+        self.tokens += tokens
+
+    def measure(self) -> dict[str, float]:
+        tokens_per_s = self.tokens / max(self.clock() - self.start, 1e-9)
+        self.restart()
         out = {"tokens_per_s": tokens_per_s}
         if self.peak_flops:
             out["mfu"] = tokens_per_s / self.world_size * self.flops_per_token / self.peak_flops
