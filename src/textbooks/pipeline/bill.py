@@ -18,6 +18,7 @@ Nothing is sent and nothing starts. A kind without a rule here has no row.
 from __future__ import annotations
 
 import dataclasses
+import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,8 +138,6 @@ def gpus_of(launcher) -> int:
                     return int(arg.split("=", 1)[1])
         return None
 
-    import shlex
-
     nodes = flag(launcher.torchrun_args, "--nnodes") or flag(shlex.split(launcher.prefix), "--nodes", "-N") or 1
     return launcher.nproc_per_node * nodes
 
@@ -196,14 +195,16 @@ def train_bill(cfg, gpus: int, gpu: str, mfu: float) -> tuple[TrainBill, int]:
     per_token = flops_per_token(model, cfg.data.seq_len)
     step_tokens = cfg.batch.global_batch * cfg.data.seq_len
     tokens = cfg.max_steps * step_tokens
-    every = [n for n in (cfg.eval.every, cfg.checkpoint.every) if n]
-    evals = len({s for n in every for s in range(n, cfg.max_steps + 1, n)} | {cfg.max_steps})
-    eval_tokens = evals * cfg.eval.batches * step_tokens
+    def steps_every(n: int) -> set[int]:  # and at the end, as the trainer does
+        return (set(range(n, cfg.max_steps + 1, n)) if n else set()) | {cfg.max_steps}
+
+    saves = steps_every(cfg.checkpoint.every)
+    eval_tokens = len(saves | steps_every(cfg.eval.every)) * cfg.eval.batches * step_tokens
     flops = float(tokens * per_token + eval_tokens * per_token / 3)  # forward only: a third
     peak = peak_tflops(gpu)
     gpu_hours = flops / (peak * 1e12 * mfu) / 3600 if peak else None
-    saved = cfg.checkpoint.keep_last + 1  # and the best one
-    disk = min(saved, evals) * count_parameters(model) * CHECKPOINT_BYTES_PER_PARAM
+    kept = min(cfg.checkpoint.keep_last + 1, len(saves))  # the newest ones and the best one
+    disk = kept * count_parameters(model) * CHECKPOINT_BYTES_PER_PARAM
     return TrainBill(tokens, eval_tokens, per_token, flops, gpus, gpu, peak, mfu, gpu_hours,
                      gpu_hours / gpus if gpu_hours is not None else None), disk
 
