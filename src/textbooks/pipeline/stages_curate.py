@@ -44,12 +44,7 @@ class CurateStage(Stage):
 
     def key_extra(self, config: CurateJob) -> str:
         """Local sources' content (paths, sizes, mtimes); a Hub dataset is named by its id alone."""
-        local = [s for s in config.sources if not s.startswith(HF_PREFIX)]
-        missing = [s for s in local if not Path(s).exists()]
-        if missing:  # a placeholder path (EDIT) stops the plan, not the stage hours later
-            raise UserError(f"sources: {missing[0]}: not found; expected a directory, a .jsonl/.parquet/Posts.xml file "
-                            f"or {HF_PREFIX}DATASET_ID")
-        return listing_sha256(local, config.pattern)
+        return listing_sha256([s for s in config.sources if not s.startswith(HF_PREFIX)], config.pattern)
 
     def prepare(self, ctx: StageContext) -> CurateJob:
         # Caches outlive the stage directory: a changed classifier reuses every rating already paid for.
