@@ -22,7 +22,9 @@ def pass_at_1_scorer(benchmark: str, limit: int | None = None, unsafe_no_isolati
         from textbooks.eval.backends import open_backend
         from textbooks.eval.runner import EvalSettings, evaluate
 
-        backend = open_backend(str(model_dir), "checkpoint", device=device)
+        # bf16 on GPU: generation is most of the time the other ranks wait at their barrier.
+        backend = open_backend(str(model_dir), "checkpoint", device=device,
+                               dtype="bfloat16" if device.startswith("cuda") else "float32")
         summary = evaluate(load_benchmark(benchmark), model_dir.parent / f"eval-{benchmark}", backend=backend,
                            progress=False, settings=EvalSettings(limit=limit, unsafe_no_isolation=unsafe_no_isolation))
         return {"pass@1": summary["scores"]["pass@1"]["estimate"]}

@@ -131,7 +131,7 @@ def _chunked_forward(hidden, weight, bias, targets, chunk_size: int, *, want_gra
     if not want_grads:
         return total, []
     grads = [grad_hidden, grad_weight.to(weight.dtype), grad_bias.to(bias.dtype) if bias is not None else None]
-    return total, [g if g is not None else torch.zeros(0) for g in grads]
+    return total, [g if g is not None else hidden.new_zeros(0) for g in grads]  # on the device: no host tensor
 
 
 def _accumulate(into: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> None:

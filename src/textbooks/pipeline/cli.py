@@ -14,7 +14,8 @@ def run_command(
     until: str | None = typer.Option(None, "--until", help="Run this stage and what it needs, nothing after it."),
     only: str | None = typer.Option(None, "--only", help="Run this stage alone (its inputs must be done)."),
     force: list[str] | None = typer.Option(None, "--force", help="Run this stage and everything downstream again (old outputs are kept aside); repeatable."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would run, what is cached and the teacher tokens it would spend; run nothing."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would run, what is cached and the bill (teacher tokens and dollars, GPU-hours, wall time, disk); run nothing."),
+    assume_mfu: float = typer.Option(0.5, "--assume-mfu", help="The bill's model FLOPs utilization of the launcher's GPUs (scripts/gpu_check.py measures yours)."),
     gc: bool = typer.Option(False, "--gc", help="Afterwards, remove outputs under RUN_DIR/stages that no pointer and no stage of this file uses."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show everything the stages print (engines' logs, progress bars); by default it goes to RUN_DIR/logs/NAME.log."),
 ) -> None:
@@ -24,7 +25,7 @@ def run_command(
 
     spec = load_spec(pipeline, overrides or [])
     result = run_pipeline(spec, run_dir, RunOptions(until=until, only=only, force=force or [], dry_run=dry_run, gc=gc,
-                                                      verbose=verbose))
+                                                      verbose=verbose, assume_mfu=assume_mfu))
     if result.report is not None:
         print(f"ran {len(result.ran)} stage(s), {len(result.cached)} cached; lineage {result.plan.run_dir / 'lineage.json'}")
         print(f"report: {result.report}")

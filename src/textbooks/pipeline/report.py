@@ -67,7 +67,20 @@ def build_report(run_dir: Path, data: dict[str, Any], summary: dict[str, Any]) -
             sections.append(by_title[kind.report_title])
         by_title[kind.report_title].blocks += [f"**{name}**", *kind.report(run_dir, name, e)]
     sections.append(Section("Teacher tokens and cost", _teacher_costs(summary["teacher"])))
+    bill = _bill(run_dir)
+    if bill:
+        sections.insert(1, Section("Bill, estimated before the run", bill))
     return sections
+
+
+def _bill(run_dir: Path) -> list[Block]:
+    """RUN_DIR/bill.json (pipeline/bill.py), written when the run started: what it was expected to cost."""
+    from textbooks.pipeline.bill import bill_notes, bill_rows, read_bill
+
+    data = read_bill(run_dir)
+    if data is None:
+        return []
+    return [Table(*bill_rows(data)), *bill_notes(data)]
 
 
 def summary_blocks(summary: dict[str, Any]) -> list[Block]:

@@ -37,6 +37,7 @@ from textbooks import __version__
 from textbooks.config import to_dict
 from textbooks.errors import UserError
 from textbooks.io import atomic_write_json
+from textbooks.pipeline.bill import DEFAULT_MFU, format_bill, make_bill, write_bill
 from textbooks.pipeline.kinds.base import StageContext
 from textbooks.pipeline.plan import STAGE_RECORD, Plan, PlannedStage, make_plan
 from textbooks.pipeline.render import duration
@@ -55,6 +56,7 @@ class RunOptions:
     gc: bool = False
     check_endpoints: bool = True
     verbose: bool = False  # stages print to the console too, not only to logs/NAME.log
+    assume_mfu: float | None = None  # the bill's MFU (pipeline/bill.py); None: its default
 
 
 @dataclass
@@ -79,12 +81,16 @@ def run_pipeline(spec: PipelineSpec, run_dir: Path | None = None, options: RunOp
     if options.check_endpoints:
         check_endpoints(plan, selected)
     result = RunResult(plan)
+    bill = make_bill(plan, [n for n in selected if n in forced or not plan.stages[n].done],
+                     options.assume_mfu or DEFAULT_MFU)
     if options.dry_run:
         describe(plan, selected, forced, echo)
+        echo(format_bill(bill))
         if options.gc:
             echo("--gc would remove: " + (", ".join(map(str, unused_outputs(plan))) or "nothing"))
         return result
     progress = Progress(plan, selected)
+    write_bill(bill, run_dir)  # before anything runs: the report shows what the run was expected to cost
     for number, name in enumerate(selected, start=1):
         planned = plan.stages[name]
         prefix = f"[{number}/{len(selected)}] {name} ({planned.stage.kind})"
@@ -331,15 +337,9 @@ async def _ping(config: TeacherConfig) -> None:
 
 
 def describe(plan: Plan, selected: Sequence[str], forced: set[str], echo: Callable[[str], None]) -> None:
-    """--dry-run: what would run, what is cached, and what the teacher stages would send."""
+    """--dry-run: what would run and what is cached (the bill follows: what it would cost)."""
     echo(f"dry run of {plan.spec.path} into {plan.run_dir}; nothing is run")
     for name in selected:
         planned = plan.stages[name]
         state = "cached" if planned.done and name not in forced else "would run"
-        line = f"  {name} ({planned.stage.kind}) {planned.key[:12]}: {state}"
-        if state == "would run":
-            ctx = StageContext(name, planned.out, planned.config, planned.inputs, plan.run_dir, plan.spec.launcher)
-            estimate = planned.stage.estimate(ctx)
-            if estimate:
-                line += f"; teacher: {estimate}"
-        echo(line)
+        echo(f"  {name} ({planned.stage.kind}) {planned.key[:12]}: {state}")

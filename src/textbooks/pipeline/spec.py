@@ -49,6 +49,9 @@ class Launcher:
     torchrun: bool = False
     nproc_per_node: int = 1
     torchrun_args: list[str] = field(default_factory=list)  # e.g. [--nnodes=2, --rdzv-backend=c10d, --rdzv-endpoint=host:29500]
+    # The GPUs it starts on, as train/metrics.py's peak table names them (A100, H100, H200 NVL, ...):
+    # the dry run's bill prices GPU-hours and wall time at their bf16 peak. Starts nothing.
+    gpu: str = "A100"
 
     def __post_init__(self) -> None:
         if self.nproc_per_node < 1:

@@ -77,7 +77,7 @@ class CheckpointSection:
     # pass@1 through the eval runner -- selecting on the test benchmark inflates the score.
     best_by: Literal["val_loss", "pass@1"] = output("val_loss")
     # For best_by=pass@1: greedy pass@1 on this benchmark, scored on rank 0 while the other ranks
-    # wait at a barrier (keep it within the process group's timeout, 10 minutes by default).
+    # wait at a barrier (keep it within process_group_timeout_s, an hour by default).
     benchmark: str = output("humaneval")
     benchmark_limit: int | None = output(None)  # only its first N tasks (faster, noisier)
     # Where no isolating sandbox starts, score model-written programs with less (see eval's
@@ -119,12 +119,17 @@ class TrainConfig:
     loss_chunk_size: int = output(1024)
     activation_checkpointing: bool = output(False)  # recompute each block's activations in the backward
     deterministic: bool = output(True)  # torch.use_deterministic_algorithms on CPU (free there)
+    # Under torchrun: how long a rank waits in a collective before the job aborts. A long wait is
+    # normal when checkpoint.best_by=pass@1 has rank 0 generate and run the sandbox on the whole
+    # benchmark while the others wait at a barrier (NCCL's own default is 10 minutes).
+    process_group_timeout_s: int = pacing(3600)
 
     def __post_init__(self) -> None:
         positive = {
             "max_steps": self.max_steps, "data.seq_len": self.data.seq_len,
             "batch.global_batch": self.batch.global_batch, "batch.micro_batch": self.batch.micro_batch,
             "log.every": self.log.every, "checkpoint.keep_last": self.checkpoint.keep_last,
+            "process_group_timeout_s": self.process_group_timeout_s,
         }
         for key, value in positive.items():
             if value <= 0:

@@ -15,6 +15,7 @@ import torch
 # in order against torch.cuda.get_device_name(), so the more specific names come first.
 BF16_PEAK_TFLOPS: tuple[tuple[str, float], ...] = (
     ("GH200", 989.0),
+    ("H200 NVL", 835.0),  # the PCIe part; "NVIDIA H200 NVL" would otherwise match the SXM's "H200"
     ("H200", 989.0),
     ("H100 PCIe", 756.0),
     ("H100 NVL", 835.0),
@@ -37,30 +38,42 @@ def device_peak_flops(device: torch.device) -> float | None:
     """bf16 dense peak FLOP/s of this GPU, or None (CPU, or a GPU missing from the table)."""
     if device.type != "cuda":
         return None
-    name = torch.cuda.get_device_name(device)
+    tflops = peak_tflops(torch.cuda.get_device_name(device))
+    return tflops * 1e12 if tflops is not None else None
+
+
+def peak_tflops(name: str) -> float | None:
+    """bf16 dense peak TFLOP/s of a GPU by (a part of) its name, "A100" or "NVIDIA H100 80GB HBM3"."""
     for key, tflops in BF16_PEAK_TFLOPS:
-        if key in name:
-            return tflops * 1e12
+        if key.lower() in name.lower():
+            return tflops
     return None
 
 
 class Throughput:
-    """Tokens/s and MFU since the last call, MFU = achieved FLOP/s over the device's bf16 peak."""
+    """Tokens/s and MFU of the steps counted since the last measure or restart, MFU = achieved FLOP/s
+    over the device's bf16 peak. A restart (after validation or a save, which are not training
+    speed) forgets the steps before it too: counting them over the shorter time would inflate both."""
 
-    def __init__(self, flops_per_token: int, peak_flops: float | None, world_size: int):
+    def __init__(self, flops_per_token: int, peak_flops: float | None, world_size: int,
+                 clock=time.perf_counter):
         self.flops_per_token = flops_per_token
         self.peak_flops = peak_flops
         self.world_size = world_size
+        self.clock = clock
         self.restart()
 
     def restart(self) -> None:
-        """Start a new interval (after validation or a save, which are not training speed)."""
-        self.start = time.perf_counter()
+        self.start = self.clock()
+        self.tokens = 0
 
-    def measure(self, tokens: int) -> dict[str, float]:
-        now = time.perf_counter()
-        tokens_per_s = tokens / max(now - self.start, 1e-9)
-        self.start = now
+    def add(self, tokens: int) -> None:
+        """A training step's tokens (all ranks), done since the last measure or restart."""
+        self.tokens += tokens
+
+    def measure(self) -> dict[str, float]:
+        tokens_per_s = self.tokens / max(self.clock() - self.start, 1e-9)
+        self.restart()
         out = {"tokens_per_s": tokens_per_s}
         if self.peak_flops:
             out["mfu"] = tokens_per_s / self.world_size * self.flops_per_token / self.peak_flops

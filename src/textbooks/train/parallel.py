@@ -7,6 +7,7 @@ module wraps it. Launch with `torchrun`; one process without it.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import warnings
 from dataclasses import dataclass
@@ -32,8 +33,11 @@ class Runtime:
         return self.rank == 0
 
 
-def init_runtime() -> Runtime:
-    """Join the process group torchrun describes (NCCL on GPU, gloo on CPU), or run alone."""
+def init_runtime(timeout_s: float | None = None) -> Runtime:
+    """Join the process group torchrun describes (NCCL on GPU, gloo on CPU), or run alone.
+
+    `timeout_s` bounds every collective, barriers included (torch's default: 10 minutes for NCCL).
+    """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
@@ -43,8 +47,9 @@ def init_runtime() -> Runtime:
     else:
         device = torch.device("cpu")
     if world_size > 1 and not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo", device_id=
-                                device if device.type == "cuda" else None)
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo",
+                                device_id=device if device.type == "cuda" else None,
+                                timeout=datetime.timedelta(seconds=timeout_s) if timeout_s else None)
     return Runtime(rank=rank, world_size=world_size, local_rank=local_rank, device=device)
 
 
@@ -52,6 +57,14 @@ def lost_peer(runtime: Runtime, error: BaseException) -> bool:
     """Whether `error` is a collective failing because another rank is gone: gloo raises a
     RuntimeError from its transport (connection reset or closed), NCCL and the store a DistError."""
     return runtime.distributed and (isinstance(error, dist.DistError) or "gloo/transport" in str(error))
+
+
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A CPU batch onto the device; to a GPU from pinned memory, asynchronously (the copy overlaps
+    the previous micro-batch's kernels instead of stalling the host)."""
+    if device.type != "cuda":
+        return tensor.to(device)
+    return tensor.pin_memory().to(device, non_blocking=True)
 
 
 def shutdown(runtime: Runtime) -> None:

@@ -14,8 +14,15 @@ a crash at any point leaves the previous checkpoint as `latest` and whole.
 
 The rest of the training state needs no tensors: the learning rate is a function of the step
 (schedule.py), the data order a function of the step (the loader), and the dropout RNG is
-reseeded from (seed, step, rank) before every step -- so resuming at step s continues exactly
-the sequence the uninterrupted run would have drawn, at the same or another world size.
+reseeded from (seed, step, rank) before every step. What a resume at step s reproduces:
+- at any world size: the same global batches in the same order, and the same learning rates;
+- on CPU at the same world size: the uninterrupted run bit for bit (deterministic algorithms, the
+  same dropout draws on every rank);
+- at another world size: not the same dropout masks (drawn per rank, and a rank now holds other
+  sequences) and not the same rounding (gradients summed in another order): the same training,
+  not the same bits; without dropout, only rounding differs;
+- on GPU: rounding differs even at the same world size, since CUDA's attention backward and other
+  kernels accumulate with atomics in no fixed order.
 """
 
 from __future__ import annotations

@@ -37,6 +37,7 @@ from textbooks.train.config import TrainConfig, preset_path
 from textbooks.train.loader import PackedData
 from textbooks.train.metrics import MetricsLogger, Throughput, device_peak_flops, plot_loss_curves
 from textbooks.train.schedule import lr_at
+from textbooks.train.torch_version import require_torch
 
 # (a saved model's directory, the device to run it on) -> its scores ({"pass@1": ...}); handed in
 # by the caller, because training does not import evaluation (see `textbooks.eval.selection`).
@@ -60,7 +61,8 @@ def train(cfg: TrainConfig, data_dir: str | Path, run_dir: str | Path, *, init: 
     if cfg.checkpoint.best_by == "pass@1" and score_checkpoint is None:
         raise UserError("checkpoint.best_by=pass@1: expected an evaluation function to score checkpoints with "
                         "(`textbooks train` makes one; from Python, pass score_checkpoint=)")
-    runtime = parallel.init_runtime()
+    require_torch()
+    runtime = parallel.init_runtime(cfg.process_group_timeout_s)
     deterministic = torch.are_deterministic_algorithms_enabled()
     trainer = None
     try:
@@ -178,7 +180,6 @@ class Trainer:
                                 device_peak_flops(self.rt.device), self.rt.world_size)
         self.model.train()
         last = {}
-        steps_since_log = 0
         first_step, started = True, time.perf_counter()
         while self.step < cfg.max_steps:
             self.step += 1
@@ -192,7 +193,7 @@ class Trainer:
                 throughput.restart()
                 first_step = False
             else:
-                steps_since_log += 1
+                throughput.add(self.tokens_per_step)
             if loss is None:
                 log.message(f"step {self.step}: the global batch has no target token (data.loss_on=solution masks "
                             "all of it); update skipped")
@@ -202,9 +203,8 @@ class Trainer:
                     last["grad_norm"] = grad_norm.item()
                 if not math.isfinite(last["loss"]):
                     raise FloatingPointError(f"step {self.step}: loss is {last['loss']}")
-                if steps_since_log:
-                    last.update(throughput.measure(steps_since_log * self.tokens_per_step))
-                steps_since_log = 0
+                if throughput.tokens:
+                    last.update(throughput.measure())
                 log.log(self.step, last)
             save_now = final or (cfg.checkpoint.every and self.step % cfg.checkpoint.every == 0)
             if save_now or (cfg.eval.every and self.step % cfg.eval.every == 0):
@@ -258,7 +258,7 @@ class Trainer:
         for i, (input_ids, labels) in enumerate(micro):
             with parallel.gradient_sync(self.model, self.strategy, enabled=i == len(micro) - 1):
                 with parallel.autocast(self.strategy, self.dtype, rt.device):
-                    loss_sum = summed_loss(self.model, input_ids.to(rt.device), labels.to(rt.device),
+                    loss_sum = summed_loss(self.model, parallel.to_device(input_ids, rt.device), parallel.to_device(labels, rt.device),
                                            self.loss_chunk_size)
                 (loss_sum * scale).backward()
             total += loss_sum.detach()
@@ -293,7 +293,7 @@ class Trainer:
         sums = torch.zeros(2, device=rt.device, dtype=torch.float64)
         for input_ids, labels in batches:
             with parallel.autocast(self.strategy, self.dtype, rt.device):
-                sums[0] += summed_loss(self.model, input_ids.to(rt.device), labels.to(rt.device),
+                sums[0] += summed_loss(self.model, parallel.to_device(input_ids, rt.device), parallel.to_device(labels, rt.device),
                                        self.loss_chunk_size).double()
             sums[1] += (labels != IGNORE_INDEX).sum()
         self.model.train()

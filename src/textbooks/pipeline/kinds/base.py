@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from textbooks.pipeline.render import Block
 from textbooks.pipeline.spec import Launcher
 from textbooks.teacher.client import TeacherConfig
+from textbooks.teacher.limits import Estimate
 
 DATASET, PACK, MODEL, EVAL = "dataset", "pack", "model", "eval"
 
@@ -85,8 +86,8 @@ class Stage:
         """The teacher this stage calls: its endpoints must answer before the pipeline starts."""
         return None
 
-    def estimate(self, ctx: StageContext) -> str | None:
-        """A dry-run note (what it would spend); sends nothing."""
+    def estimate(self, ctx: StageContext) -> Estimate | None:
+        """What it would ask its teacher (requests, tokens), for the dry run's bill (pipeline/bill.py); sends nothing."""
         return None
 
     def run(self, ctx: StageContext) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from textbooks.io import read_json
 from textbooks.pipeline.kinds.base import DATASET, Stage, StageContext
 from textbooks.pipeline.render import Block, Figure, Table, figure_png, new_figure
 from textbooks.teacher import TeacherConfig
+from textbooks.teacher.limits import Estimate
 
 STEPS = ("raw", "clean", "dedup", "annotated", "filtered")
 
@@ -49,6 +50,19 @@ class CurateStage(Stage):
             ctx.config, out=ctx.out,
             teacher_cache=ctx.config.teacher_cache or cache / f"{ctx.name}.teacher-cache.sqlite",
             embedding_cache=ctx.config.embedding_cache or cache / f"{ctx.name}.embeddings.sqlite")
+
+    def estimate(self, ctx: StageContext) -> Estimate | None:
+        """The annotation's requests: each file cut to max_file_tokens, each answer at most max_tokens."""
+        from textbooks.curate.annotate import build_request
+        from textbooks.teacher.limits import estimate_prompt_tokens
+
+        job = ctx.config
+        if job.until != "filtered":  # `until: dedup` calls no teacher
+            return None
+        rated = job.annotate.sample
+        prompt = estimate_prompt_tokens(build_request(job.annotate, job.teacher.model or "teacher", "")) \
+            + job.annotate.max_file_tokens
+        return Estimate(rated, 0, rated * prompt, rated * job.annotate.max_tokens, 0, None)
 
     def run(self, ctx: StageContext) -> dict[str, Any]:
         job = self.prepare(ctx)

@@ -10,6 +10,7 @@ from textbooks.pipeline.kinds.base import DATASET, Stage, StageContext
 from textbooks.pipeline.render import Block, Figure, Table, figure_png, new_figure
 from textbooks.synth.job import SynthConfig
 from textbooks.teacher.client import TeacherConfig
+from textbooks.teacher.limits import Estimate
 
 
 class SynthStage(Stage):
@@ -27,11 +28,10 @@ class SynthStage(Stage):
         cache = ctx.config.cache or ctx.run_dir / "cache" / f"{ctx.name}.teacher-cache.sqlite"
         return dataclasses.replace(ctx.config, out=ctx.out, cache=cache)
 
-    def estimate(self, ctx: StageContext) -> str | None:
+    def estimate(self, ctx: StageContext) -> Estimate:
         from textbooks.synth.job import estimate_synth
 
-        estimate, note = estimate_synth(self.synth_kind, self.prepare(ctx))
-        return f"{estimate}" + (f" ({note})" if note else "")
+        return estimate_synth(self.synth_kind, self.prepare(ctx))[0]
 
     def run(self, ctx: StageContext) -> dict[str, Any]:
         from textbooks.synth.job import run_synth
