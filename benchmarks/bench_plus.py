@@ -29,7 +29,6 @@ import time
 from pathlib import Path
 
 from bench_exec import MUTATIONS
-
 from textbooks.benchmarks import load_benchmark
 
 ASSETS = Path(__file__).resolve().parents[2] / "shared" / "assets" / "benchmarks"
