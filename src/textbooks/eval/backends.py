@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from textbooks.errors import UserError
-from textbooks.model.generate import cut_at_stop
+from textbooks.model.stops import cut_at_stop
 
 BACKENDS = ("auto", "checkpoint", "hf", "endpoint")
 MODES = ("auto", "completion", "chat")

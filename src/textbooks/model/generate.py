@@ -15,6 +15,7 @@ from tokenizers import Tokenizer
 
 from textbooks.errors import UserError
 from textbooks.model.phi import KVCache, Phi
+from textbooks.model.stops import cut_at_stop
 from textbooks.tokenizer import EOS_ID
 
 # (row index, the row's new tokens so far) -> whether the row is done
@@ -125,12 +126,6 @@ def _decode(model: Phi, prompts, max_new_tokens, temperature, top_p, seed, eos_i
                           attention_mask=mask[:, : cache.length + 1] if padded else None)
         next_position += 1
     return new_ids
-
-
-def cut_at_stop(text: str, stop: Sequence[str]) -> str:
-    """`text` up to (not including) the first of the stop sequences."""
-    cuts = [i for i in (text.find(s) for s in stop if s) if i >= 0]
-    return text[: min(cuts)] if cuts else text
 
 
 def generate(

@@ -31,7 +31,12 @@ which `Sandbox.isolation` then records. "unshare" and "rlimits" run only when as
 Set TEXTBOOKS_SANDBOX_DISABLE=bwrap (comma-separated choices) to test a machine without one.
 
 Every program runs in a child forked from a worker (see worker.py for what the child gets),
-never in the caller's process; the worker kills the program's whole tree after each run. Where
+never in the caller's process; the worker kills the program's whole tree after each run.
+`workers` programs run at once, not counting those past half of their wall-clock limit: beside
+each of those a spare worker (one per worker, started on first use) may run the next program, so
+that an endless loop holds its worker until its timeout but a core only for half of it. A
+program that is still correct at any pace is unaffected; one that needs more than three quarters
+of its limit alone may time out, as it may on any busy machine (see `LONG_RUNNING_SHARE`). Where
 cgroups can be made (root), each worker tree also gets a memory and a process-count ceiling.
 A worker that dies or hangs is replaced and its program reported "crashed" (or "timeout").
 """
@@ -41,7 +46,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import queue
 import select
 import shutil
 import signal
@@ -50,6 +54,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
 import weakref
@@ -98,6 +103,10 @@ START_TIMEOUT_S = 30.0
 # answering, after this much more (killing and reaping a tree takes milliseconds, but the
 # machine may be busy).
 HOST_GRACE_S = 5.0
+# Past this share of its wall-clock limit a program no longer counts against `workers`, and a
+# spare worker may start the next one beside it. Sharing the cores from then on, a program that
+# alone needs at most (1 + share) / 2 of its limit still finishes within it.
+LONG_RUNNING_SHARE = 0.5
 STOP_GRACE_S = 1.0  # an idle worker whose pipe closes exits in milliseconds
 PROGRAM_ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -155,7 +164,8 @@ class Outcome:
 class Sandbox:
     """A pool of warm sandboxed workers; use as a context manager (or call `close`).
 
-    workers: parallel programs (default: the CPU count). isolation: "auto" picks the strongest
+    workers: programs run at once (default: the CPU count), not counting those past
+    `LONG_RUNNING_SHARE` of their time limit (a spare worker runs one beside each of those). isolation: "auto" picks the strongest
     guaranteed level that starts here (see `levels_to_try`); "bwrap", "namespaces", "unshare" or
     "rlimits" demand one. `isolation_level` says what runs (a key of `PROMISES`); `isolation` is
     what results should record (the level, marked when only `unsafe_no_isolation` let it run);
@@ -172,11 +182,12 @@ class Sandbox:
         self.limits = limits
         self._scratch = tempfile.mkdtemp(prefix="textbooks-sandbox-")
         os.chmod(self._scratch, 0o711)  # the sandbox uid may enter its own working directories
-        self._slots: list[_WorkerSlot] = []
+        self._slots: list[_WorkerSlot] = []  # the workers, then the spares (started on first use)
         self._finalizer = weakref.finalize(self, _close_slots, self._slots, self._scratch)
         try:
             plan = self._start_first_worker(isolation, unsafe_no_isolation)
-            more = [_WorkerSlot(plan, limits) for _ in range((workers or os.cpu_count() or 1) - 1)]
+            self._workers = workers or os.cpu_count() or 1
+            more = [_WorkerSlot(plan, limits) for _ in range(self._workers - 1)]
             self._slots.extend(more)
             for slot in more:  # all start together; each takes about 0.15 s
                 slot.launch()
@@ -191,23 +202,42 @@ class Sandbox:
         guaranteed = PROMISES[plan.level] >= _FULL or isolation != "auto"
         self.isolation = plan.level if guaranteed else f"{plan.level} (unsafe-no-isolation)"
         self.ceiling = self._slots[0].ceiling_description
-        self._idle: queue.SimpleQueue[_WorkerSlot] = queue.SimpleQueue()
-        for slot in self._slots:
-            self._idle.put(slot)
+        self._slots.extend(_WorkerSlot(plan, limits) for _ in range(self._workers))  # the spares
+        self._idle = list(self._slots)
+        self._young = 0  # programs running that count against `workers`
+        self._turns = threading.Condition()
 
     @property
     def workers(self) -> int:
-        return len(self._slots)
+        return self._workers
 
     def run(self, program: str, *, timeout_s: float | None = None) -> Outcome:
         """Run one program (its source text) to completion in a fresh sandboxed child."""
         if not self._finalizer.alive:
             raise RuntimeError("this Sandbox is closed")
-        slot = self._idle.get()
+        timeout_s = timeout_s if timeout_s is not None else self.limits.timeout_s
+        with self._turns:
+            self._turns.wait_for(lambda: self._young < self._workers and self._idle)
+            self._young += 1
+            # The first idle one in `_slots` order: a spare only while a worker is busy.
+            slot = min(self._idle, key=self._slots.index)
+            self._idle.remove(slot)
+        counted = True
+
+        def long_running() -> None:
+            nonlocal counted
+            with self._turns:
+                counted = False
+                self._young -= 1
+                self._turns.notify()
+
         try:
-            return slot.run(program, timeout_s if timeout_s is not None else self.limits.timeout_s)
+            return slot.run(program, timeout_s, long_running)
         finally:
-            self._idle.put(slot)
+            with self._turns:
+                self._idle.append(slot)
+                self._young -= counted
+                self._turns.notify()
 
     def run_many(
         self,
@@ -218,17 +248,17 @@ class Sandbox:
         """Run (key, program) or (key, program, timeout_s) items in parallel over the workers.
 
         Yields (key, outcome) in completion order, reading `programs` lazily (at most twice the
-        worker count are queued at a time).
+        workers and spares are queued at a time).
         """
 
         def run_keyed(key: Hashable, program: str, timeout: float | None) -> tuple[Hashable, Outcome]:
             return key, self.run(program, timeout_s=timeout if timeout is not None else timeout_s)
 
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="sandbox") as pool:
+        with ThreadPoolExecutor(len(self._slots), thread_name_prefix="sandbox") as pool:
             pending = set()
             for key, program, *timeout in programs:
                 pending.add(pool.submit(run_keyed, key, program, *timeout or [None]))
-                if len(pending) >= 2 * self.workers:
+                if len(pending) >= 2 * len(self._slots):
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
                     yield from (future.result() for future in done)
             while pending:
@@ -462,13 +492,16 @@ class _WorkerSlot:
             self.stop()
             raise SandboxError(reason)
 
-    def run(self, program: str, timeout_s: float) -> Outcome:
+    def run(self, program: str, timeout_s: float, long_running=None) -> Outcome:
+        """`long_running()` is called once the program has run `LONG_RUNNING_SHARE` of its limit."""
         if self._process is None:
             self.start()
         request = {"program": program, "timeout_s": timeout_s, "cpu_s": self._limits.cpu_seconds(timeout_s)}
         started = time.monotonic()
         try:
             _send(self._process, request)
+            if long_running and not _answered(self._process, started + LONG_RUNNING_SHARE * timeout_s):
+                long_running()
             reply = _receive(self._process, started + timeout_s + HOST_GRACE_S)
         except (OSError, EOFError):  # the pipe broke: the worker is gone
             self.stop()
@@ -511,6 +544,13 @@ def _send(process: subprocess.Popen, message: dict) -> None:
     data = memoryview(_HEADER.pack(len(payload)) + payload)
     while data:
         data = data[process.stdin.write(data) :]
+
+
+def _answered(process: subprocess.Popen, deadline: float) -> bool:
+    """Whether the worker has started to answer by the deadline (nothing is read)."""
+    poller = select.poll()
+    poller.register(process.stdout.fileno(), select.POLLIN)
+    return bool(poller.poll(max(0, 1000 * (deadline - time.monotonic()))))
 
 
 def _receive(process: subprocess.Popen, deadline: float) -> dict | None:
