@@ -18,7 +18,7 @@ attempts (attempt 1 gets faults[item][0], ...; later attempts are answered norma
     "badjson"        200 with a whole body that is cut-off JSON
 
 `reject_json_schema=True` answers 500 to OpenAI's `json_schema` response_format, as llama.cpp's
-Python server does. Every request is logged (`hits`) and counted per item (`counts`).
+Python server does (`reject_status=400`: a 400 naming `response_format`, as a strict server does). Every request is logged (`hits`) and counted per item (`counts`).
 
 Hand-written on asyncio streams rather than a web framework: the faults live at the byte level
 (half bodies, dropped sockets) that frameworks are built to prevent. Run it in a thread
@@ -45,6 +45,7 @@ class Hit:
     item: str
     fault: str | None
     authorization: str
+    body: dict = field(default_factory=dict)  # the request's JSON body, as sent
 
 
 @dataclass
@@ -56,6 +57,7 @@ class FaultServer:
     model: str = "fault-model"
     owned_by: str = "fault-server"
     reject_json_schema: bool = False
+    reject_status: int = 500
     port: int = 0
     hits: list[Hit] = field(default_factory=list)
     counts: Counter = field(default_factory=Counter)
@@ -138,7 +140,7 @@ class FaultServer:
         self.counts[item] += 1
         scripted = self.faults.get(item, [])
         fault = scripted[attempt] if attempt < len(scripted) else self.always
-        self.hits.append(Hit(time.time(), path, item, fault, headers.get("authorization", "")))
+        self.hits.append(Hit(time.time(), path, item, fault, headers.get("authorization", ""), request))
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         name, _, arg = (fault or "").partition(":")
@@ -159,7 +161,8 @@ class FaultServer:
         elif name == "nochoices":
             return await self._send(writer, 200, {"object": "error", "detail": "not here"})
         if self.reject_json_schema and (request.get("response_format") or {}).get("type") == "json_schema":
-            return await self._send(writer, 500, {"error": {"message": "json_schema is not supported"}})
+            message = "response_format: json_schema is not supported"
+            return await self._send(writer, self.reject_status, {"error": {"message": message}})
         answer = self.answer(request, chat)
         if name == "truncate":
             data = json.dumps(answer).encode()
