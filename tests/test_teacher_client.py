@@ -289,7 +289,7 @@ SCHEMA = {"type": "object", "properties": {"score": {"enum": [1, 2, 3]}}, "requi
 
 
 def forms_sent(server: FaultServer, item: str) -> list[str]:
-    return [h.body["response_format"]["type"] for h in server.hits if h.item == item]
+    return [h.body["response_format"]["type"] for h in server.hits + server.probes if h.item == item]
 
 
 def test_a_server_of_unknown_flavour_has_its_form_learnt_by_a_probe_before_any_request():
