@@ -63,6 +63,7 @@ class FaultServer:
     reject_status: int = 500
     port: int = 0
     hits: list[Hit] = field(default_factory=list)
+    held: threading.Event = field(default_factory=threading.Event)  # set: completions wait until it is cleared
     probes: list[Hit] = field(default_factory=list)  # requests whose content is the client's PROBE_TEXT
     counts: Counter = field(default_factory=Counter)
 
@@ -147,6 +148,8 @@ class FaultServer:
             self.counts[item] += 1
         fault = self.fault_for(item, attempt)
         log.append(Hit(time.time(), path, item, fault, headers.get("authorization", ""), request))
+        while self.held.is_set():
+            await asyncio.sleep(0.02)
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         name, _, arg = (fault or "").partition(":")
