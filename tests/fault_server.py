@@ -18,7 +18,8 @@ attempts (attempt 1 gets faults[item][0], ...; later attempts are answered norma
     "badjson"        200 with a whole body that is cut-off JSON
 
 `reject_json_schema=True` answers 500 to OpenAI's `json_schema` response_format, as llama.cpp's
-Python server does. Every request is logged (`hits`) and counted per item (`counts`).
+Python server does (`reject_status=400`: a 400 naming `response_format`, as a strict server does).
+The client's structured-output probes are answered `{"ok": true}` and logged in `probes`. Every request is logged (`hits`) and counted per item (`counts`).
 
 Hand-written on asyncio streams rather than a web framework: the faults live at the byte level
 (half bodies, dropped sockets) that frameworks are built to prevent. Run it in a thread
@@ -37,6 +38,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from textbooks.teacher.structured import PROBE_TEXT
+
 
 @dataclass
 class Hit:
@@ -45,6 +48,7 @@ class Hit:
     item: str
     fault: str | None
     authorization: str
+    body: dict = field(default_factory=dict)  # the request's JSON body, as sent
 
 
 @dataclass
@@ -56,8 +60,11 @@ class FaultServer:
     model: str = "fault-model"
     owned_by: str = "fault-server"
     reject_json_schema: bool = False
+    reject_status: int = 500
     port: int = 0
     hits: list[Hit] = field(default_factory=list)
+    held: threading.Event = field(default_factory=threading.Event)  # set: completions wait until it is cleared
+    probes: list[Hit] = field(default_factory=list)  # requests whose content is the client's PROBE_TEXT
     counts: Counter = field(default_factory=Counter)
 
     @property
@@ -134,11 +141,15 @@ class FaultServer:
         request = json.loads(body)
         chat = path == "/v1/chat/completions"
         item = request["messages"][-1]["content"] if chat else request["prompt"]
-        attempt = self.counts[item]
-        self.counts[item] += 1
-        scripted = self.faults.get(item, [])
-        fault = scripted[attempt] if attempt < len(scripted) else self.always
-        self.hits.append(Hit(time.time(), path, item, fault, headers.get("authorization", "")))
+        # The client's structured-output probes are logged apart: tests count the work asked for.
+        log = self.probes if item == PROBE_TEXT else self.hits
+        attempt = sum(h.item == item for h in self.probes) if log is self.probes else self.counts[item]
+        if log is self.hits:
+            self.counts[item] += 1
+        fault = self.fault_for(item, attempt)
+        log.append(Hit(time.time(), path, item, fault, headers.get("authorization", ""), request))
+        while self.held.is_set():
+            await asyncio.sleep(0.02)
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         name, _, arg = (fault or "").partition(":")
@@ -159,14 +170,30 @@ class FaultServer:
         elif name == "nochoices":
             return await self._send(writer, 200, {"object": "error", "detail": "not here"})
         if self.reject_json_schema and (request.get("response_format") or {}).get("type") == "json_schema":
-            return await self._send(writer, 500, {"error": {"message": "json_schema is not supported"}})
-        answer = self.answer(request, chat)
+            message = "response_format: json_schema is not supported"
+            return await self._send(writer, self.reject_status, {"error": {"message": message}})
+        answer = self.probe_answer(chat) if item == PROBE_TEXT else self.answer(request, chat)
         if name == "truncate":
             data = json.dumps(answer).encode()
             writer.write(self._head(200, len(data), {}) + data[: len(data) // 2])
             await writer.drain()
             return False
         return await self._send(writer, 200, answer)
+
+    def fault_for(self, item: str, attempt: int) -> str | None:
+        """The fault for `item`'s attempt number `attempt` (0 first): scripted, else `always`."""
+        scripted = self.faults.get(item, [])
+        return scripted[attempt] if attempt < len(scripted) else self.always
+
+    def probe_answer(self, chat: bool) -> dict:
+        """What a model asked for `{"ok": true}` answers (the client's structured-output probe)."""
+        response = FaultServer.answer(self, {"prompt": PROBE_TEXT}, chat)
+        choice = response["choices"][0]
+        if chat:
+            choice["message"]["content"] = '{"ok": true}'
+        else:
+            choice["text"] = '{"ok": true}'
+        return response
 
     def answer(self, request: dict, chat: bool) -> dict:
         """The deterministic answer to `request` (tests compute expected texts with it)."""

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pyarrow.parquet as pq
 import pytest
 
 from conftest import run_cli
-from textbooks.data.datasets import Dataset, DatasetWriter, export_jsonl, import_jsonl
+from textbooks.data.datasets import Dataset, DatasetWriter, export_jsonl, import_jsonl, write_shard_file
 from textbooks.data.schemas import validate_record
 from textbooks.errors import UserError
 
@@ -112,3 +113,79 @@ def test_cli_imports_a_local_tree(tmp_path):
     records = list(Dataset.open(tmp_path / "ds").iter_records())
     assert [r["path"] for r in records] == ["a.py", "sub/b.py"]
     assert records[1]["text"] == "def f():\n\treturn 'ü'\n"
+
+
+# -- torn and damaged shards ---------------------------------------------------------------------------
+
+
+def _written(tmp_path, n=5, rows_per_shard=2):
+    out = tmp_path / "ds"
+    with DatasetWriter(out, stage="unit", kind="code", config={"a": 1}) as writer:
+        writer.write_records(_records(n), rows_per_shard=rows_per_shard)
+    return out
+
+
+def _tear(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def test_the_manifest_records_each_shards_size_and_sha256(tmp_path):
+    out = _written(tmp_path)
+    for shard in Dataset.open(out).manifest["shards"]:
+        path = out / shard["name"]
+        assert shard["bytes"] == path.stat().st_size and shard["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_opening_a_dataset_with_a_torn_shard_names_the_shard_and_what_to_do(tmp_path):
+    out = _written(tmp_path)
+    _tear(out / "part-00001.parquet")
+    with pytest.raises(UserError, match=r"part-00001\.parquet: \d+ bytes, but manifest\.json records \d+ .*copy the dataset "
+                                         r"again or re-run the stage"):
+        Dataset.open(out)
+
+
+def test_tokenize_of_a_torn_dataset_is_one_line_naming_the_shard(tmp_path):
+    out = _written(tmp_path)
+    _tear(out / "part-00000.parquet")
+    result = run_cli("tokenize", "--input", str(out), "--out", str(tmp_path / "pack"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1 and f"{out / 'part-00000.parquet'}: " in result.stderr
+
+
+def test_dataset_verify_checks_every_shards_hash_and_names_the_damaged_ones(tmp_path):
+    out = _written(tmp_path)
+    good = run_cli("dataset", "verify", str(out))
+    assert good.returncode == 0 and "every shard matches" in good.stdout
+    for name in ("part-00000.parquet", "part-00002.parquet"):  # same size, other bytes: only the hash tells
+        data = bytearray((out / name).read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        (out / name).write_bytes(bytes(data))
+    bad = run_cli("dataset", "verify", str(out))
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert f"{out / 'part-00000.parquet'}: sha256 differs" in bad.stdout
+    assert f"{out / 'part-00002.parquet'}: sha256 differs" in bad.stdout and "part-00001" not in bad.stdout
+    assert bad.stderr == f"error: {out}: 2 damaged shard file(s) in this dataset (listed above); copy it again or re-run the stage that wrote it\n"
+
+
+def test_a_manifest_without_sizes_still_opens_and_a_torn_shard_is_named_when_read(tmp_path):
+    out = _written(tmp_path)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["shards"] = [{"name": s["name"], "rows": s["rows"]} for s in manifest["shards"]]  # as written before
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    assert [r["id"] for r in Dataset.open(out).iter_records()] == [f"r{i}" for i in range(5)]
+    _tear(out / "part-00002.parquet")
+    with pytest.raises(UserError, match=r"part-00002\.parquet: not a readable Parquet file .*textbooks dataset verify"):
+        list(Dataset.open(out).iter_records())
+    problems = Dataset.open(out).verify()
+    assert len(problems) == 1 and problems[0].startswith(f"{out / 'part-00002.parquet'}: not a readable Parquet file")
+
+
+def test_shards_written_by_workers_as_datatrove_steps_do_carry_size_and_hash(tmp_path):
+    out = tmp_path / "curated"
+    with DatasetWriter(out, stage="unit", kind="code", config={"a": 1}) as writer:
+        for index in range(2):  # what curate/steps.py runs in each datatrove task
+            write_shard_file(writer.staged, index, "code", [_records(3, start=3 * index)])
+    shards = Dataset.open(out).manifest["shards"]
+    assert [s["rows"] for s in shards] == [3, 3] and all(s["bytes"] > 0 and len(s["sha256"]) == 64 for s in shards)
+    assert Dataset.open(out).verify() == []

@@ -1,7 +1,7 @@
 """DESIGN.md's layer order, kept true: a package imports only from lower layers (a `cli.py` may
 compose across), the stages never import each other, and nothing imports upward.
 
-    1. errors   2. io, config, tokenizer, slurm   3. sandbox, benchmarks, teacher, model   4. data
+    1. errors   2. io, config, locks, tokenizer, slurm   3. sandbox, benchmarks, teacher, model   4. data
     5. the stages: curate, synth, decontam, train, eval   6. pipeline   7. experiments   8. cli   9. __main__
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import textbooks
 
 PACKAGE = Path(textbooks.__file__).parent
-LAYERS = [("errors",), ("io", "config", "tokenizer", "slurm"), ("sandbox", "benchmarks", "teacher", "model"), ("data",),
+LAYERS = [("errors",), ("io", "locks", "config", "tokenizer", "slurm"), ("sandbox", "benchmarks", "teacher", "model"), ("data",),
           ("curate", "synth", "decontam", "train", "eval"), ("pipeline",), ("experiments",), ("cli",), ("__main__",)]
 LAYER_OF = {name: i for i, names in enumerate(LAYERS) for name in names}
 

@@ -32,6 +32,7 @@ from textbooks.teacher.client import parse_retry_after
 from textbooks.teacher.endpoints import EndpointPool
 from textbooks.teacher.limits import TokenBucket
 from textbooks.teacher.server import free_port
+from textbooks.teacher.structured import PROBE_TEXT
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fault_server import FaultServer, expected_text  # noqa: E402
@@ -287,14 +288,49 @@ def test_estimate_counts_before_anything_is_sent(tmp_path):
 SCHEMA = {"type": "object", "properties": {"score": {"enum": [1, 2, 3]}}, "required": ["score"]}
 
 
-def test_structured_output_switches_to_the_form_the_server_takes():
+def forms_sent(server: FaultServer, item: str) -> list[str]:
+    return [h.body["response_format"]["type"] for h in server.hits + server.probes if h.item == item]
+
+
+def test_a_server_of_unknown_flavour_has_its_form_learnt_by_a_probe_before_any_request():
     with FaultServer(reject_json_schema=True) as server:
+        requests = [chat(f"q{i}", response_format=json_schema_format(SCHEMA)) for i in range(3)]
+        report = run_requests(config(server), requests)
+    assert report.answered == 3
+    # The probe met the 500s to OpenAI's form; every request went once, in llama.cpp's form.
+    assert all(server.counts[f"q{i}"] == 1 and forms_sent(server, f"q{i}") == ["json_object"] for i in range(3))
+
+
+@pytest.mark.parametrize("fault", ["500", "slow:1", "drop"])
+def test_a_transient_fault_never_changes_the_body_a_request_is_sent_with(fault):
+    """A killed run restarts with a fresh client: the same request must go out with the same body
+    whatever the first attempts met, or the resumed run's answers differ from the straight run's."""
+    request = chat("q", response_format=json_schema_format(SCHEMA))
+    bodies = []
+    for faults in ({"q": [fault, fault]}, {}):
+        with FaultServer(faults=faults) as server:
+            report = run_requests(config(server, timeout_s=0.5), [request])
+        assert report.answered == 1
+        bodies.append([h.body for h in server.hits if h.item == "q"])
+    assert len(bodies[0]) == 3 and len(bodies[1]) == 1
+    assert all(body == bodies[1][0] for body in bodies[0])
+    assert bodies[1][0]["response_format"]["type"] == "json_schema"
+
+
+def test_a_400_naming_response_format_switches_the_endpoint_to_the_other_form():
+    with FaultServer(reject_json_schema=True, reject_status=400, owned_by="openai") as server:
         requests = [chat(f"q{i}", response_format=json_schema_format(SCHEMA)) for i in range(3)]
         report = run_requests(config(server, max_in_flight=1), requests)
     assert report.answered == 3
-    # One 500 for OpenAI's form, then the endpoint is known to take llama.cpp's.
-    assert [h.fault for h in server.hits].count(None) == 4
-    assert server.counts["q0"] == 2 and server.counts["q1"] == 1 and server.counts["q2"] == 1
+    assert forms_sent(server, "q0") == ["json_schema", "json_object"]
+    assert forms_sent(server, "q1") == forms_sent(server, "q2") == ["json_object"]
+
+
+def test_a_probe_that_meets_a_transient_500_still_settles_on_openais_form():
+    with FaultServer(faults={PROBE_TEXT: ["500"]}) as server:
+        report = run_requests(config(server), [chat("q", response_format=json_schema_format(SCHEMA))])
+    assert report.answered == 1 and forms_sent(server, "q") == ["json_schema"]
+    assert forms_sent(server, PROBE_TEXT) == ["json_schema", "json_object", "json_schema"]
 
 
 def test_a_llama_cpp_server_gets_its_own_form_from_the_start():

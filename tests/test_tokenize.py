@@ -16,6 +16,7 @@ from textbooks.data.sources import import_local_trees
 from textbooks.errors import UserError
 from textbooks.tokenizer import EOS_ID, load_tokenizer
 from textbooks.train import tokenize as pack
+from textbooks.train.loader import PackedData
 from textbooks.train.shards import DTYPES, HEADER_BYTES, read_header, token_dtype
 from textbooks.train.tokenize import MixtureInput, pack_datasets
 
@@ -239,3 +240,27 @@ def test_cli_reports_an_empty_mixture_in_one_line_and_exits_2(code_ds, tmp_path)
     result = run_cli("tokenize", "--input", f"{code_ds.path}:0", "--out", str(tmp_path / "pack"))
     assert result.returncode == 2
     assert result.stderr.startswith("error: empty mixture") and result.stderr.count("\n") == 1
+
+
+def test_a_pack_records_each_shard_files_sha256_and_verify_names_a_damaged_one(exercise_ds, tmp_path):
+    out = tmp_path / "pack"
+    manifest = pack_datasets([MixtureInput(exercise_ds.path)], out, val_fraction=0.25)
+    shard = manifest["splits"]["train"]["shards"][0]
+    assert set(shard["sha256"]) == {"tokens", "mask", "docs"}
+    assert run_cli("dataset", "verify", str(out)).returncode == 0
+    mask = out / "train" / "mask-00000.bin"
+    data = bytearray(mask.read_bytes())
+    data[0] ^= 1
+    mask.write_bytes(bytes(data))
+    bad = run_cli("dataset", "verify", str(out))
+    assert bad.returncode == 2 and f"{mask}: sha256 differs" in bad.stdout and "1 damaged shard file(s) in this token pack" in bad.stderr
+
+
+def test_training_on_a_pack_with_a_torn_token_shard_names_the_file_and_what_to_do(exercise_ds, tmp_path):
+    out = tmp_path / "pack"
+    pack_datasets([MixtureInput(exercise_ds.path)], out, val_fraction=0.25)
+    tokens = out / "train" / "tokens-00001.bin"
+    tokens.write_bytes(tokens.read_bytes()[:100])
+    with pytest.raises(UserError, match=r"tokens-00001\.bin: .*torn by a full disk or an interrupted copy\? copy the pack "
+                                         r"again or re-run `textbooks tokenize`"):
+        PackedData(out)

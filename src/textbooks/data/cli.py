@@ -1,4 +1,4 @@
-"""`textbooks dataset import|export|info`: datasets in and out (the library is data/datasets.py, data/sources.py)."""
+"""`textbooks dataset import|export|info|verify`: datasets in and out (the library is data/datasets.py, data/sources.py)."""
 
 from __future__ import annotations
 
@@ -46,9 +46,31 @@ def info_command(path: Path = typer.Argument(..., help="Dataset directory.")) ->
     print(json.dumps(Dataset.open(path).manifest, indent=2))
 
 
+def verify_command(path: Path = typer.Argument(..., help="Dataset directory (manifest.json) or token pack (pack.json).")) -> None:
+    """Check every shard's sha256 against the manifest (reads every byte); names each damaged shard."""
+    from textbooks.data.datasets import MANIFEST, Dataset
+    from textbooks.errors import UserError
+    from textbooks.train.shards import MANIFEST as PACK_MANIFEST
+    from textbooks.train.shards import verify_pack
+
+    if (path / PACK_MANIFEST).is_file():
+        problems, what = verify_pack(path), "token pack"
+    elif (path / MANIFEST).is_file():
+        problems, what = Dataset.open(path, check_sizes=False).verify(), "dataset"
+    else:
+        raise UserError(f"{path}: neither a dataset ({MANIFEST}) nor a token pack ({PACK_MANIFEST})")
+    for line in problems:
+        print(line)
+    if problems:
+        raise UserError(f"{path}: {len(problems)} damaged shard file(s) in this {what} (listed above); copy it again "
+                        "or re-run the stage that wrote it")
+    print(f"{path}: every shard matches its manifest")
+
+
 def register(app: typer.Typer) -> None:
     dataset_app = typer.Typer(help="Import, export and inspect datasets (Parquet shards + manifest.json).", no_args_is_help=True)
     dataset_app.command("import")(import_command)
     dataset_app.command("export")(export_command)
     dataset_app.command("info")(info_command)
+    dataset_app.command("verify")(verify_command)
     app.add_typer(dataset_app, name="dataset")

@@ -3,7 +3,8 @@
     out/
       part-00000.parquet   zstd Parquet, readable by pyarrow and `datasets.load_dataset("parquet")`
       part-00001.parquet
-      manifest.json        stage, kind, config, inputs, fingerprint, rows, shards, version, time
+      manifest.json        stage, kind, config, inputs, fingerprint, rows, shards (name, rows, bytes,
+                           sha256), version, time
 
 A stage writes into a staging directory beside the target (`.NAME.partial/`, a
 `textbooks.io.StagedDirectory`); each shard is written to a temp file and renamed, then marked
@@ -12,6 +13,10 @@ and the staging directory renamed over the target: a half dataset never looks co
 
 The fingerprint hashes (stage, config, input fingerprints) and never a time, so running an
 unchanged stage again on unchanged inputs is recognised as done and costs nothing.
+
+Opening a dataset checks each shard's size against the manifest (a stat: a shard torn by a full
+disk or an interrupted copy is named at once); `verify` checks their sha256 (a full read).
+Manifests written before sizes were recorded still open.
 """
 
 from __future__ import annotations
@@ -53,7 +58,8 @@ class Dataset:
     manifest: dict[str, Any]
 
     @classmethod
-    def open(cls, path: str | Path) -> Dataset:
+    def open(cls, path: str | Path, check_sizes: bool = True) -> Dataset:
+        """The dataset at `path`; `check_sizes=False` skips the shard size check (`verify` does more)."""
         path = Path(path)
         manifest_path = path / MANIFEST
         if not path.is_dir():
@@ -68,8 +74,13 @@ class Dataset:
             if key not in manifest:
                 raise UserError(f"{manifest_path}: field '{key}' missing")
         for shard in manifest["shards"]:
-            if not (path / shard["name"]).is_file():
+            shard_path = path / shard["name"]
+            if not shard_path.is_file():
                 raise UserError(f"{path}: shard {shard['name']} listed in {MANIFEST} is missing")
+            if check_sizes and "bytes" in shard and shard_path.stat().st_size != shard["bytes"]:
+                raise UserError(f"{shard_path}: {shard_path.stat().st_size} bytes, but {MANIFEST} records {shard['bytes']} "
+                                f"(torn by a full disk or an interrupted copy?); copy the dataset again or re-run the "
+                                f"stage that wrote it")
         return cls(path, manifest)
 
     @property
@@ -95,7 +106,26 @@ class Dataset:
     def iter_batches(self, columns: Sequence[str] | None = None, batch_size: int = 1024) -> Iterator[pa.RecordBatch]:
         """Stream record batches shard by shard (bounded memory)."""
         for shard in self.shards:
-            yield from pq.ParquetFile(shard).iter_batches(batch_size=batch_size, columns=columns)
+            try:
+                yield from pq.ParquetFile(shard).iter_batches(batch_size=batch_size, columns=columns)
+            except (pa.ArrowInvalid, OSError) as err:  # a torn shard of a manifest without sizes
+                raise UserError(f"{shard}: not a readable Parquet file ({err}); run `textbooks dataset verify "
+                                f"{self.path}`, then copy the dataset again or re-run the stage that wrote it") from None
+
+    def verify(self) -> list[str]:
+        """One line per shard whose bytes differ from what the manifest records (sha256; a full
+        read of every shard), or, for a manifest without hashes, that pyarrow cannot read."""
+        problems = []
+        for shard, path in zip(self.manifest["shards"], self.shards):
+            if "sha256" in shard:
+                if sha256_file(path) != shard["sha256"]:
+                    problems.append(f"{path}: sha256 differs from the one in {MANIFEST} (damaged or replaced)")
+                continue
+            try:
+                pq.read_table(path)
+            except (pa.ArrowInvalid, OSError) as err:
+                problems.append(f"{path}: not a readable Parquet file ({err}); {MANIFEST} records no sha256")
+        return problems
 
     def iter_records(self, columns: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
         for batch in self.iter_batches(columns):
@@ -160,7 +190,7 @@ class DatasetWriter:
         tmp = self.staging / f".{name}.tmp"
         pq.write_table(table, tmp, compression="zstd")
         os.replace(tmp, self.staging / name)
-        self.staged.mark_done(_unit_name(index), {"name": name, "rows": table.num_rows, **stats})
+        self.staged.mark_done(_unit_name(index), {**shard_entry(self.staging / name, table.num_rows), **stats})
         return table.num_rows
 
     def write_records(self, records: Iterable[Mapping[str, Any]], rows_per_shard: int = DEFAULT_ROWS_PER_SHARD) -> None:
@@ -181,10 +211,12 @@ class DatasetWriter:
         if self.done or exc_type is not None:
             return
         shards = [self.staged.done_info(_unit_name(i)) for i in self.completed_shards()]
+        # Shards marked done before sizes and hashes were recorded (a run resumed across versions).
+        shards = [s if "sha256" in s else {**s, **shard_entry(self.staging / s["name"], s["rows"])} for s in shards]
         totals: dict[str, int] = {}
         for shard in shards:
             for key, value in shard.items():
-                if key not in ("name", "rows"):
+                if key not in SHARD_FIELDS:
                     totals[key] = totals.get(key, 0) + value
         manifest = {
             "stage": self.stage,
@@ -194,7 +226,7 @@ class DatasetWriter:
             "fingerprint": self.fingerprint,
             "num_rows": sum(s["rows"] for s in shards),
             **{f"num_{key}": value for key, value in totals.items()},
-            "shards": [{"name": s["name"], "rows": s["rows"]} for s in shards],
+            "shards": [{key: s[key] for key in SHARD_FIELDS} for s in shards],
             "textbooks_version": __version__,
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             **self.extra_manifest,
@@ -205,6 +237,14 @@ class DatasetWriter:
 
 def _unit_name(index: int) -> str:
     return f"part-{index:05d}"
+
+
+SHARD_FIELDS = ("name", "rows", "bytes", "sha256")  # a shard's entry in the manifest
+
+
+def shard_entry(path: Path, rows: int) -> dict[str, Any]:
+    """A shard's manifest entry: what opening (size) and `verify` (sha256) check it against."""
+    return {"name": path.name, "rows": rows, "bytes": path.stat().st_size, "sha256": sha256_file(path)}
 
 
 def write_shard_file(staged: StagedDirectory, index: int, kind: str, batches: Iterable[list[Mapping[str, Any]]],
@@ -234,7 +274,7 @@ def write_shard_file(staged: StagedDirectory, index: int, kind: str, batches: It
         if writer is not None:
             writer.close()
     os.replace(tmp, staged.path / name)
-    staged.mark_done(_unit_name(index), {"name": name, "rows": rows, **stats})
+    staged.mark_done(_unit_name(index), {**shard_entry(staged.path / name, rows), **stats})
     return rows
 
 

@@ -7,6 +7,7 @@
       cache/             teacher answers, shared by every key of a stage
       logs/NAME.log      everything a stage printed (its engines' logs, progress bars, subprocesses)
       lineage.json, report.html, report.md, summary.json, report-files/
+      .lock, stages/.NAME-KEY.lock   who runs here, and who makes that output (`textbooks.locks`)
 
 A stage whose directory holds stage.json is done and is not run again. A stage killed half-way
 has a directory without it: the next run calls the stage again on the same directory and the
@@ -37,6 +38,7 @@ from textbooks import __version__
 from textbooks.config import to_dict
 from textbooks.errors import UserError
 from textbooks.io import atomic_write_json
+from textbooks.locks import hold
 from textbooks.pipeline.bill import DEFAULT_MFU, format_bill, make_bill, write_bill
 from textbooks.pipeline.kinds.base import StageContext
 from textbooks.pipeline.plan import STAGE_RECORD, Plan, PlannedStage, make_plan
@@ -45,6 +47,7 @@ from textbooks.pipeline.spec import PipelineSpec
 from textbooks.teacher.client import TeacherClient, TeacherConfig
 
 ENDPOINT_TIMEOUT_S = 10.0
+RUN_LOCK = ".lock"  # RUN_DIR/.lock: the run holding the directory
 
 
 @dataclass
@@ -74,7 +77,27 @@ def default_run_dir(spec: PipelineSpec) -> Path:
 
 def run_pipeline(spec: PipelineSpec, run_dir: Path | None = None, options: RunOptions = RunOptions(),
                  echo: Callable[[str], None] = print) -> RunResult:
+    """Run (or, with `dry_run`, describe) the pipeline; one run at a time per run directory: a
+    second stops at once with a UserError naming the holder (host, pid, since when)."""
     run_dir = Path(run_dir or default_run_dir(spec))
+    if options.dry_run:
+        return _run_pipeline(spec, run_dir, options, echo)
+    with holding_run_dir(run_dir):
+        return _run_pipeline(spec, run_dir, options, echo)
+
+
+@contextlib.contextmanager
+def holding_run_dir(run_dir: Path) -> Iterator[None]:
+    fresh = not run_dir.exists()
+    try:
+        with hold(run_dir / RUN_LOCK, f"run directory {run_dir}"):
+            yield
+    finally:
+        if fresh and run_dir.is_dir() and not any(run_dir.iterdir()):
+            run_dir.rmdir()  # a run stopped before its first stage (a bad file, no teacher) leaves nothing
+
+
+def _run_pipeline(spec: PipelineSpec, run_dir: Path, options: RunOptions, echo: Callable[[str], None]) -> RunResult:
     plan = make_plan(spec, run_dir)
     selected = select_stages(plan, options)
     forced = {n for name in options.force for n in (name, *plan.descendants(name))}
@@ -104,7 +127,7 @@ def run_pipeline(spec: PipelineSpec, run_dir: Path | None = None, options: RunOp
             echo(f"{prefix}: running into {planned.out.relative_to(run_dir)} (log: {log.relative_to(run_dir)})")
             try:
                 with stage_output(log, options.verbose, status=f"{prefix}: running"):
-                    seconds = run_stage(plan, planned)
+                    seconds = run_stage_alone(plan, planned, echo)
             except UserError as err:
                 raise UserError(f"stage {name} ({planned.stage.kind}): {err}; its log: {log}; finished stages are "
                                 "kept and the next run resumes this one") from None
@@ -252,6 +275,16 @@ def select_stages(plan: Plan, options: RunOptions) -> list[str]:
     return names
 
 
+def run_stage_alone(plan: Plan, planned: PlannedStage, echo: Callable[[str], None]) -> float:
+    """`run_stage` under its output's lock: runs that share `stages/` (an experiment's arms, two
+    jobs) and need the same output wait for the one making it, then find it done."""
+    lock = planned.out.with_name(f".{planned.out.name}.lock")
+    with hold(lock, f"stage {planned.name} ({planned.out.name})", wait=True, on_wait=echo):
+        if (planned.out / STAGE_RECORD).is_file():
+            return 0.0
+        return run_stage(plan, planned)
+
+
 def run_stage(plan: Plan, planned: PlannedStage) -> float:
     """Run one stage into its directory and mark it done; returns the wall time."""
     started = time.time()
@@ -301,9 +334,11 @@ def unused_outputs(plan: Plan) -> list[Path]:
         return []
     keep = {p.out.name for p in plan.stages.values()}
     keep |= {Path(os.readlink(link)).name for link in plan.run_dir.iterdir() if link.is_symlink()}
-    # A stage's staging directory (`.NAME-KEY.partial`) goes with its output.
+    # A stage's staging directory (`.NAME-KEY.partial`) goes with its output; lock files stay (a
+    # run sharing stages/ may hold one).
     return sorted(entry for entry in stages_dir.iterdir()
-                  if entry.name not in keep and entry.name.removeprefix(".").removesuffix(".partial") not in keep)
+                  if entry.name not in keep and entry.name.removeprefix(".").removesuffix(".partial") not in keep
+                  and not entry.name.endswith(".lock"))
 
 
 def collect_garbage(plan: Plan) -> list[Path]:

@@ -45,7 +45,18 @@ from textbooks.teacher.cache import AnswerCache
 from textbooks.teacher.endpoints import Endpoint, EndpointPool
 from textbooks.teacher.limits import Budget, TokenBucket, estimate_prompt_tokens
 from textbooks.teacher.records import Answer, Failure, Request, make_request
-from textbooks.teacher.structured import LLAMA_CPP_FORM, OPENAI_FORM, flavour_of_models_listing, in_form, schema_of
+from textbooks.teacher.structured import (
+    LLAMA_CPP_FORM,
+    OPENAI_FORM,
+    PROBE_SCHEMA,
+    PROBE_TEXT,
+    flavour_of_models_listing,
+    form_of_models_listing,
+    in_form,
+    json_schema_format,
+    refuses_form,
+    schema_of,
+)
 
 log = logging.getLogger("textbooks.teacher")
 
@@ -186,6 +197,7 @@ class TeacherClient:
         self._tpm = TokenBucket(config.tokens_per_minute) if config.tokens_per_minute else None
         self._http: aiohttp.ClientSession | None = None
         self._report = RunReport()
+        self._form_locks: dict[str, asyncio.Lock] = {}  # one structured-form probe per endpoint
 
     def __repr__(self) -> str:
         return f"TeacherClient(endpoints={[e.url for e in self._pool.endpoints]!r}, model={self.config.model!r}, cache={self.cache!r})"
@@ -245,7 +257,9 @@ class TeacherClient:
             return
         if isinstance(listing, dict):
             endpoint.flavour = flavour_of_models_listing(listing)
-            endpoint.structured_form = LLAMA_CPP_FORM if endpoint.flavour == "llama.cpp" else OPENAI_FORM
+            endpoint.structured_form = form_of_models_listing(listing)
+            if endpoint.structured_form is not None:
+                log.info("teacher: %s takes response_format %s (from its /models listing)", endpoint.url, endpoint.structured_form)
 
     async def ping(self) -> dict[str, tuple[str, list[str]]]:
         """Each endpoint's (flavour, model ids) from /v1/models; UserError naming the first that
@@ -361,34 +375,35 @@ class TeacherClient:
 
     async def _ask(self, request: Request) -> Answer | Failure:
         body = request.body()
-        tried_forms: set[str] = set()
+        structured = schema_of(body.get("response_format")) is not None
+        switched = False
         attempt = _Attempt()
         for n in range(1, self.config.max_retries + 2):
             reserved = await self._rate_limit(request)
             endpoint = await self._pool.acquire()
-            form = self._shape(body, endpoint)
+            if structured:
+                await self._learn_form(endpoint, request)
+                form = self._shape(body, endpoint)
             attempt = await self._send(endpoint, request, body)
             # Any HTTP answer below 500 (a 429 too) shows the server is up; Retry-After paces 429s.
             up = attempt.answer is not None or (attempt.status is not None and attempt.status < 500)
             self._pool.release(endpoint, ok=up, refused=attempt.refused)
             self._report.attempts += 1
             if attempt.answer is not None:
-                if form is not None:
-                    endpoint.structured_form, endpoint.structured_form_works = form, True
                 if self._tpm is not None:
                     self._tpm.refund(reserved - attempt.answer.prompt_tokens - attempt.answer.completion_tokens)
                 self.budget.add(request.model, attempt.answer.prompt_tokens, attempt.answer.completion_tokens)
                 if self.cache is not None:
                     self.cache.put(attempt.answer)  # committed before anyone else sees the answer
                 return attempt.answer
-            if form is not None and not endpoint.structured_form_works and attempt.status not in (None, 429) and attempt.status >= 400:
-                # The server may not take this response_format form (llama.cpp answers 500 to
-                # OpenAI's): try the other form once, now, and keep it for this endpoint if it works.
-                tried_forms.add(form)
-                other = OPENAI_FORM if form == LLAMA_CPP_FORM else LLAMA_CPP_FORM
-                if other not in tried_forms:
-                    endpoint.structured_form = other
-                    continue
+            if structured and not switched and refuses_form(attempt.status, attempt.error):
+                # The server said it does not take this form: every run hears the same, so switching
+                # keeps bodies reproducible (a 5xx or a timeout is no such answer and never switches).
+                switched = True
+                if endpoint.structured_form == form:
+                    endpoint.structured_form = _other_form(form)
+                    log.info("teacher: %s takes response_format %s (it refused %s)", endpoint.url, endpoint.structured_form, form)
+                continue
             if not attempt.retryable or n > self.config.max_retries:
                 break
             delay = self._backoff(n, attempt, endpoint)
@@ -396,13 +411,55 @@ class TeacherClient:
             await asyncio.sleep(delay)
         return Failure(request.key, attempt.error, attempt.status, n, attempt.incompatible)
 
-    def _shape(self, body: dict[str, Any], endpoint: Endpoint) -> str | None:
-        """Rewrite a schema'd response_format into the form `endpoint` takes; returns the form sent."""
-        response_format = body.get("response_format")
-        if schema_of(response_format) is None:
-            return None
+    async def _learn_form(self, endpoint: Endpoint, like: Request) -> None:
+        """Settle the response_format form `endpoint` takes, once, by a deliberate probe: a tiny
+        structured request in OpenAI's form, and in llama.cpp's when that one fails.
+
+        OpenAI's form wins as soon as the server answers it. llama.cpp's wins only on a 400 naming
+        response_format, or when OpenAI's form met a 5xx on every try of the retry budget while
+        llama.cpp's was answered: a passing fault (an overloaded moment) cannot pick the form, so
+        a restarted run sends the bodies the first run sent. Unsettled (the endpoint answered
+        neither), requests go in the form they were written in and the next one probes again.
+        """
         if endpoint.structured_form is not None:
-            body["response_format"] = in_form(response_format, endpoint.structured_form)
+            return
+        async with self._form_locks.setdefault(endpoint.url, asyncio.Lock()):
+            if endpoint.structured_form is not None:
+                return
+            other_answered, always_5xx = False, True
+            for n in range(1, self.config.max_retries + 2):
+                first = await self._send_probe(endpoint, like, OPENAI_FORM)
+                if first.answer is not None:
+                    return self._settle(endpoint, OPENAI_FORM, "a probe")
+                if refuses_form(first.status, first.error):
+                    return self._settle(endpoint, LLAMA_CPP_FORM, "a probe refused OpenAI's form")
+                always_5xx = always_5xx and first.status is not None and first.status >= 500
+                if always_5xx and not other_answered:
+                    other_answered = (await self._send_probe(endpoint, like, LLAMA_CPP_FORM)).answer is not None
+                if n <= self.config.max_retries:
+                    await asyncio.sleep(self._backoff(n, first, endpoint))
+            if other_answered and always_5xx:
+                return self._settle(endpoint, LLAMA_CPP_FORM, f"OpenAI's form met HTTP {first.status} {n} times")
+            log.warning("teacher: %s answered no structured-output probe (%s); sending response_format as written", endpoint.url, first.error)
+
+    async def _send_probe(self, endpoint: Endpoint, like: Request, form: str) -> _Attempt:
+        kind = {"messages": [{"role": "user", "content": PROBE_TEXT}]} if like.is_chat else {"prompt": PROBE_TEXT}
+        probe = make_request(like.model, **kind, temperature=0.0, max_tokens=16, response_format=in_form(json_schema_format(PROBE_SCHEMA), form))
+        attempt = await self._send(endpoint, probe, probe.body())
+        self._report.attempts += 1
+        if attempt.answer is not None:
+            self.budget.add(probe.model, attempt.answer.prompt_tokens, attempt.answer.completion_tokens)
+        return attempt
+
+    @staticmethod
+    def _settle(endpoint: Endpoint, form: str, how: str) -> None:
+        endpoint.structured_form = form
+        log.info("teacher: %s takes response_format %s (learnt from %s)", endpoint.url, form, how)
+
+    def _shape(self, body: dict[str, Any], endpoint: Endpoint) -> str:
+        """Rewrite the schema'd response_format into the form `endpoint` takes; returns the form sent."""
+        if endpoint.structured_form is not None:
+            body["response_format"] = in_form(body["response_format"], endpoint.structured_form)
         return body["response_format"]["type"]
 
     async def _rate_limit(self, request: Request) -> int:
@@ -480,6 +537,10 @@ class TeacherClient:
     def _redact(self, text: str) -> str:
         """A server may echo request headers back: never let the key through."""
         return text.replace(self._api_key, "***") if self._api_key else text
+
+
+def _other_form(form: str) -> str:
+    return OPENAI_FORM if form == LLAMA_CPP_FORM else LLAMA_CPP_FORM
 
 
 async def _call(callback: Callable[[Any], Any] | None, value: Any) -> None:

@@ -22,8 +22,7 @@ class Endpoint:
 
     url: str
     flavour: str | None = None  # "llama.cpp", "vllm", "openai"; None until known
-    structured_form: str | None = None  # the response_format form to send it
-    structured_form_works: bool = False  # it has answered a request in that form
+    structured_form: str | None = None  # the response_format form to send it; None until learnt
     in_flight: int = 0
     consecutive_failures: int = 0
     resting_until: float = 0.0

@@ -3,8 +3,11 @@
 Servers disagree on how to ask for JSON that follows a schema:
 - OpenAI and vLLM: `{"type": "json_schema", "json_schema": {"name": ..., "schema": {...}}}`;
 - llama.cpp's Python server: `{"type": "json_object", "schema": {...}}` (OpenAI's form gives 500).
-Write either; the client sends the form the endpoint takes, learnt from /v1/models' `owned_by`
-or, failing that, by switching form once when the server refuses one.
+Write either; the client sends the form the endpoint takes, decided once per endpoint before its
+first structured request: from /v1/models' `owned_by` where that names the server, else by a
+deliberate probe (`probe_messages` with `PROBE_SCHEMA`). A 400 naming `response_format` switches
+the form; a 5xx or a timeout never does, since a form picked by a passing fault would give a killed
+and resumed run other request bodies, hence other answers, than a run that went straight through.
 """
 
 from __future__ import annotations
@@ -54,6 +57,30 @@ def flavour_of_models_listing(listing: Any) -> str:
     if "vllm" in owners:
         return "vllm"
     return "openai"
+
+
+# owned_by values whose structured-output form is known without asking.
+_FORM_OF_FLAVOUR = {"llama.cpp": LLAMA_CPP_FORM, "vllm": OPENAI_FORM}
+_OPENAI_OWNERS = {"openai", "system", "openai-internal"}
+
+PROBE_SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
+PROBE_TEXT = 'Answer with the JSON object {"ok": true}.'
+
+
+def form_of_models_listing(listing: Any) -> str | None:
+    """The response_format form a server takes when its /v1/models answer names it; None: ask it."""
+    if not isinstance(listing, dict):
+        return None
+    flavour = flavour_of_models_listing(listing)
+    if flavour in _FORM_OF_FLAVOUR:
+        return _FORM_OF_FLAVOUR[flavour]
+    owners = {str(m.get("owned_by", "")).lower() for m in listing.get("data", []) if isinstance(m, dict)}
+    return OPENAI_FORM if owners & _OPENAI_OWNERS else None
+
+
+def refuses_form(status: int | None, error: str) -> bool:
+    """A 400/422 that names the response_format: the server does not take this form (no fault of the moment)."""
+    return status in (400, 422) and ("response_format" in error or "json_schema" in error)
 
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)

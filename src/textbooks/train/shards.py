@@ -23,6 +23,10 @@ id `max_id` and its number of loss targets `targets` (mask bytes set), counted w
 opening a pack checks them against the model's vocabulary without a pass over the ids (10-30 s
 per rank at phi-1 scale), and the loader checks every batch it reads (a max over batch x seq ids).
 A pack written before these were recorded is scanned once when opened, as before.
+
+Opening a shard checks its three files' sizes against the header and pack.json (a torn file is
+named at once); each entry also records the files' sha256 (`sha256`: tokens, mask, docs), which
+`verify_pack` (`textbooks dataset verify PACK`) checks with a full read.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from textbooks.errors import UserError
+from textbooks.io import read_json, sha256_file
 
 MANIFEST = "pack.json"
 SPLITS = ("train", "val")
@@ -42,6 +47,8 @@ FORMAT_VERSION = 1
 HEADER = np.dtype([("magic", "S8"), ("version", "<u4"), ("itemsize", "<u4"), ("count", "<u8"), ("vocab", "<u8")])
 HEADER_BYTES = HEADER.itemsize  # 32
 DTYPES = {2: np.dtype("<u2"), 4: np.dtype("<u4")}
+ROLES = ("tokens", "mask", "docs")  # a shard's three files, in `shard_paths` order
+TORN = "torn by a full disk or an interrupted copy? copy the pack again or re-run `textbooks tokenize`"
 
 
 def token_dtype(vocab_size: int) -> np.dtype:
@@ -69,7 +76,7 @@ def read_header(path: Path) -> dict[str, int]:
     """The header of a tokens-*.bin file, checked against its size; errors name the file."""
     size = path.stat().st_size
     if size < HEADER_BYTES:
-        raise UserError(f"{path}: {size} bytes, shorter than the {HEADER_BYTES}-byte token shard header")
+        raise UserError(f"{path}: {size} bytes, shorter than the {HEADER_BYTES}-byte token shard header; {TORN}")
     with path.open("rb") as handle:
         header = np.frombuffer(handle.read(HEADER_BYTES), dtype=HEADER)[0]
     if header["magic"] != MAGIC:
@@ -81,9 +88,9 @@ def read_header(path: Path) -> dict[str, int]:
         raise UserError(f"{path}: token item size {itemsize} bytes; expected 2 (uint16) or 4 (uint32)")
     body = size - HEADER_BYTES
     if body % itemsize:
-        raise UserError(f"{path}: {body} bytes of tokens is not a multiple of {itemsize} bytes (truncated or corrupt shard)")
+        raise UserError(f"{path}: {body} bytes of tokens is not a multiple of {itemsize} bytes; {TORN}")
     if body // itemsize != count:
-        raise UserError(f"{path}: holds {body // itemsize} tokens but its header says {count} (truncated or corrupt shard)")
+        raise UserError(f"{path}: holds {body // itemsize} tokens but its header says {count}; {TORN}")
     return {"itemsize": itemsize, "count": count, "vocab": vocab}
 
 
@@ -130,16 +137,43 @@ class ShardWriter:
         for path in self.paths:
             os.replace(self._tmp(path), path)
         return {"index": self.index, "documents": self.documents, "tokens": self.count, "max_id": self.max_id,
-                "targets": self.targets}
+                "targets": self.targets, "sha256": {role: sha256_file(path) for role, path in zip(ROLES, self.paths)}}
 
     @staticmethod
     def _tmp(path: Path) -> Path:
         return path.with_name(f".{path.name}.tmp")
 
 
+def shard_paths(directory: Path, index: int) -> list[Path]:
+    return [directory / name(index) for name in (tokens_name, mask_name, docs_name)]
+
+
+def verify_pack(directory: Path) -> list[str]:
+    """One line per shard file whose sha256 differs from pack.json's (a full read of every file);
+    for a pack written before hashes were recorded, the size checks that opening makes."""
+    manifest = read_json(directory / MANIFEST)
+    problems = []
+    for split in SPLITS:
+        for shard in manifest["splits"][split]["shards"]:
+            paths = shard_paths(directory / split, shard["index"])
+            missing = [p for p in paths if not p.is_file()]
+            if missing:
+                problems.append(f"{missing[0]}: shard file listed in {MANIFEST} is missing")
+                continue
+            if "sha256" not in shard:
+                try:
+                    open_shard(directory / split, shard, int(manifest["itemsize"]), int(manifest["vocab_size"]))
+                except UserError as err:
+                    problems.append(str(err))
+                continue
+            problems += [f"{path}: sha256 differs from the one in {MANIFEST} (damaged or replaced)"
+                         for role, path in zip(ROLES, paths) if sha256_file(path) != shard["sha256"][role]]
+    return problems
+
+
 def open_shard(directory: Path, shard: dict[str, Any], itemsize: int, vocab_limit: int) -> tuple[np.memmap, np.memmap]:
     index, count = shard["index"], shard["tokens"]
-    tokens_path, mask_path, docs_path = (directory / name(index) for name in (tokens_name, mask_name, docs_name))
+    tokens_path, mask_path, docs_path = shard_paths(directory, index)
     for path in (tokens_path, mask_path, docs_path):
         if not path.is_file():
             raise UserError(f"{path}: shard file listed in {MANIFEST} is missing")
@@ -149,9 +183,10 @@ def open_shard(directory: Path, shard: dict[str, Any], itemsize: int, vocab_limi
     if header["count"] != count:
         raise UserError(f"{tokens_path}: {header['count']} tokens, but {MANIFEST} says {count}")
     if mask_path.stat().st_size != count:
-        raise UserError(f"{mask_path}: {mask_path.stat().st_size} bytes; expected one byte per token ({count})")
+        raise UserError(f"{mask_path}: {mask_path.stat().st_size} bytes; expected one byte per token ({count}); {TORN}")
     if docs_path.stat().st_size != 8 * (shard["documents"] + 1):
-        raise UserError(f"{docs_path}: {docs_path.stat().st_size} bytes; expected {shard['documents'] + 1} int64 offsets")
+        raise UserError(f"{docs_path}: {docs_path.stat().st_size} bytes; expected {shard['documents'] + 1} int64 offsets; "
+                        f"{TORN}")
     tokens = np.memmap(tokens_path, dtype=DTYPES[itemsize], mode="r", offset=HEADER_BYTES, shape=(count,))
     limit = min(vocab_limit, header["vocab"])
     if "max_id" in shard:  # recorded when packing: no pass over the ids
