@@ -11,6 +11,12 @@ The defaults come from measurements (benchmarks/RESULTS.md, "Decontamination"):
                  MBPP's 974 solutions against HumanEval give 7 candidate pairs in all.
   embedding      the hashing embedder (lexical, about 1,000 texts a second here), 3 neighbours,
                  cosine 0.8; `minilm` is semantic and ~200x slower (its cost is the embedder's).
+  statement      a record holding half of a problem statement's distinct word 8-grams is a copy
+                 of it whatever its code (issue 24, finding 5); 8 words, not 13: MBPP's statements
+                 are one short sentence ("Write a function to find the perimeter of a square").
+  behaviour      each record's functions against the tests of its candidates and of its 40 nearest
+                 problems by text and 40 by description, in the sandbox (issue 24, finding 4:
+                 rephrasings); measured on benchmarks/data/rephrase (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -39,6 +45,15 @@ class DecontamConfig:
     embedder: str = "hashing"
     neighbours: int = 3
     min_cosine: float = 0.8
+    statement_ngram: int = 8
+    min_statement_containment: float = 0.5  # share of a problem statement's word n-grams that flags a record
+    behaviour: bool = True  # run records' functions against benchmark tests (needs the sandbox)
+    behaviour_neighbours: int = 40  # nearest problems per record by text, and as many by description, tested
+    behaviour_min_tokens: int = 20  # problems whose program has fewer code tokens are not tested (one-liners)
+    behaviour_max_problems: int = 4  # a function passing this many problems' tests is generic: not counted
+    behaviour_test_s: float = 2.0  # one function against one problem's tests
+    behaviour_budget_s: float = 20.0  # one record's tests in all
+    behaviour_workers: int | None = None  # sandbox workers (None: the CPU count)
     chunk_size: int = 5000  # records scored (and saved for resuming) at a time
     data_dir: Path | None = None  # benchmark data files (default: see textbooks.benchmarks.download)
     judge_endpoint: str | None = None  # OpenAI-compatible base URL; None: no LLM tier
@@ -57,22 +72,27 @@ class DecontamConfig:
         unknown = [name for name in self.benchmarks if name not in PROBLEM_SETS]
         if unknown:
             raise UserError(f"benchmark {unknown[0]!r}: unknown; expected one of {', '.join(PROBLEM_SETS)}")
-        for name in ("word_ngram", "code_ngram", "max_problems_per_ngram", "neighbours", "chunk_size"):
+        for name in ("word_ngram", "code_ngram", "statement_ngram", "max_problems_per_ngram", "neighbours", "chunk_size"):
             if getattr(self, name) < 1:
                 raise UserError(f"{name}: {getattr(self, name)}; expected >= 1")
+        if not 0.0 < self.min_statement_containment <= 1.0:
+            raise UserError(f"min_statement_containment: {self.min_statement_containment}; expected 0 < share <= 1")
+        if self.behaviour_neighbours < 0:
+            raise UserError(f"behaviour_neighbours: {self.behaviour_neighbours}; expected >= 0")
         if self.judge_endpoint and not self.judge_model:
             raise UserError("judge_model: required with judge_endpoint; expected the name the server serves")
 
     def scoring(self) -> dict[str, Any]:
         """What the per-chunk scores depend on (tau and the judge only change the verdicts)."""
         fields = asdict(self)
-        for name in ("input", "out", "tau", "data_dir", "judge_endpoint", "judge_model", "api_key_env", "judge_top", "judge_max_tokens_total"):
+        for name in ("input", "out", "tau", "data_dir", "judge_endpoint", "judge_model", "api_key_env", "judge_top",
+                     "judge_max_tokens_total", "behaviour_workers"):
             fields.pop(name)
         return fields
 
     def verdicts(self) -> dict[str, Any]:
         """What the outputs depend on: the scoring, tau and the judge (not where the key lives)."""
         fields = asdict(self)
-        for name in ("input", "out", "data_dir", "api_key_env"):
+        for name in ("input", "out", "data_dir", "api_key_env", "behaviour_workers"):
             fields.pop(name)
         return fields
