@@ -30,7 +30,7 @@ class DecontamStage(Stage):
     config_class = DecontamConfig
     roles = {"dataset": Role(accepts=(DATASET,))}
     owned = ("input", "out")
-    key_ignores = ("data_dir", "api_key_env", "judge_endpoint", "chunk_size")
+    key_ignores = ("data_dir", "api_key_env", "judge_endpoint", "chunk_size", "behaviour_workers")
 
     def output(self, out: Path, config: Any) -> Path:
         return out / "pruned"
