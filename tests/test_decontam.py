@@ -16,12 +16,14 @@ from textbooks.benchmarks import PROBLEM_SETS, benchmark_problems
 from textbooks.data.datasets import Dataset, import_jsonl
 from textbooks.decontam import pipeline
 from textbooks.decontam.ast_match import match_rate, normalise, units
+from textbooks.decontam.behaviour import PASSED, behaviour_program, passed_keys, problem_tests
 from textbooks.decontam.calibrate import calibrate
 from textbooks.decontam.config import PAPER_TAUS, DecontamConfig
 from textbooks.decontam.judge import read_verdict
 from textbooks.decontam.planted import clean_exercises, plant, planted_set, renamed
 from textbooks.decontam.report import flags
 from textbooks.errors import UserError
+from textbooks.sandbox import Sandbox
 
 
 @pytest.fixture(scope="module")
@@ -351,3 +353,19 @@ def test_a_rephrasing_that_passes_its_problems_tests_in_the_sandbox_is_flagged_a
     off = pipeline.decontaminate(result.out.parent / "code.jsonl", tmp_path / "off", DecontamConfig(**{**config.__dict__, "behaviour": False}),
                                  progress=False)
     assert off.summary["removed"] == 0 and off.summary["behaviour_records"] == 0
+
+
+def test_a_function_passing_many_problems_tests_is_generic_and_not_counted():
+    stdout = "\n".join([f"{PASSED} Mbpp/{n} 0" for n in (168, 204, 250, 666)] + [f"{PASSED} HumanEval/4 1", "noise"])
+    assert passed_keys(stdout, max_problems=4) == {"HumanEval/4"}
+    assert passed_keys(stdout, max_problems=5) == {"HumanEval/4", "Mbpp/168", "Mbpp/204", "Mbpp/250", "Mbpp/666"}
+
+
+def test_mbpp_asserts_for_true_and_false_are_not_passed_by_ones_and_zeros(data_dir):
+    problems = [p for p in benchmark_problems(["mbpp"], data_dir) if p.task_id == "790"]
+    tests = problem_tests(problems, data_dir)[0]
+    ones_and_zeros = "def f(nums):\n    return int(nums[0] == 2)\n"
+    booleans = "def f(nums):\n    return nums[0] == 2\n"
+    with Sandbox(workers=1) as sandbox:
+        outputs = [sandbox.run(behaviour_program(code, [tests], 2.0, 10.0)).stdout for code in (ones_and_zeros, booleans)]
+    assert [passed_keys(out, max_problems=4) for out in outputs] == [set(), {"Mbpp/790"}]

@@ -27,6 +27,7 @@ from textbooks.decontam.embedding import nearest, pair_distances
 from textbooks.decontam.ngrams import NgramIndex, TokenHashes, code_tokens, word_tokens
 from textbooks.decontam.records import code_of
 from textbooks.decontam.statement import problem_statement, record_prose
+from textbooks.errors import UserError
 
 CHUNK_SCHEMA = pa.schema([
     ("record_index", pa.int64()),
@@ -203,9 +204,12 @@ class Scorer:
         if not programs:
             return empty, empty, 0
         if self._sandbox is None:
-            from textbooks.sandbox import Sandbox
+            from textbooks.sandbox import IsolationUnavailable, Sandbox
 
-            self._sandbox = Sandbox(workers=self.config.behaviour_workers)
+            try:
+                self._sandbox = Sandbox(workers=self.config.behaviour_workers)
+            except IsolationUnavailable as err:
+                raise UserError(f"behaviour tier: {err}; or set behaviour=false to decontaminate without it") from None
         tested, passed = [], []
         timeout = self.config.behaviour_budget_s + 2 * self.config.behaviour_test_s + 5
         for index, outcome in self._sandbox.run_many(programs, timeout_s=timeout):
