@@ -2,6 +2,11 @@
 
     python benchmarks/bench_decontam.py [--clean 5000] [--per-kind 20] [--scale 100000]
                                         [--embed-scale 10000] [--minilm 500] [--subsample 200] [--repeats 3]
+                                        [--rephrase-split test]
+
+  (r) rephrase  benchmarks/data/rephrase (hand- and rule-made rephrasings of HumanEval and MBPP
+                problems among unrelated functions; README there): recall per style and precision,
+                per tier and combined, on one half (`test`; thresholds were tuned on `tune`)
 
   (a) planted   `--clean` procedurally generated exercises plus `--per-kind` copies of HumanEval and
                 MBPP problems of each kind (verbatim, renamed, reformatted, paraphrased, partial):
@@ -19,6 +24,7 @@
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import random
 import statistics
@@ -39,6 +45,7 @@ from textbooks.decontam.planted import PLANT_KINDS, planted_set
 from textbooks.decontam.records import code_of
 from textbooks.decontam.scoring import Scorer
 
+REPHRASE_SET = Path(__file__).parent / "data" / "rephrase" / "rephrase_set.jsonl.gz"
 
 def write_jsonl(path: Path, records: list[dict]) -> Path:
     with path.open("w", encoding="utf-8") as handle:
@@ -75,6 +82,62 @@ def planted_recall(work: Path, problems, args) -> None:
     return records, kinds
 
 
+def _same_problem(record: dict, benchmark: str, task_id: str) -> bool:
+    """Whether (benchmark, task_id) is the problem a rephrasing was made from, in any of its sets."""
+    if record["benchmark"] == "humaneval":
+        return task_id == record["task_id"]
+    return task_id in (record["task_id"], f"Mbpp/{record['task_id']}") and benchmark.startswith("mbpp")
+
+
+def rephrase_recall(work: Path, args, config: DecontamConfig | None = None) -> dict[str, tuple[float, float]]:
+    """Recall (a rephrasing flagged for its own problem) per style and precision (records), per tier."""
+    from textbooks.decontam.report import tier_flags
+
+    with gzip.open(REPHRASE_SET, "rt", encoding="utf-8") as handle:
+        records = [r for r in map(json.loads, handle) if r["split"] == args.rephrase_split]
+    by_id = {r["id"]: r for r in records}
+    config = config or DecontamConfig(benchmarks=["humaneval", "humaneval+", "mbpp", "mbpp-sanitized", "mbpp+"])
+    started = time.perf_counter()
+    result = decontaminate(write_jsonl(work / f"rephrase-{args.rephrase_split}.jsonl", [{"id": r["id"], "text": r["text"]} for r in records]),
+                           work / f"rephrase-{args.rephrase_split}", config, progress=False)
+    wall = time.perf_counter() - started
+    matches = pq.read_table(result.out / "matches.parquet")
+    frame = matches.to_pandas()
+    tiers = tier_flags(matches, config.tau, config.min_statement_containment)
+    tiers = {
+        "n-gram (word 13-gram or code containment)": ((frame.ngram_words > 0) | (frame.ngram_code >= config.min_code_containment)).to_numpy(),
+        f"statement (>= {config.min_statement_containment:.0%} of its word {config.statement_ngram}-grams)": tiers["statement"],
+        f"embedding ({config.embedder}, cosine >= {config.min_cosine:g})": (frame.embed_cosine >= config.min_cosine).to_numpy(),
+        f"AST >= tau {config.tau:g}": tiers["ast"],
+        "behaviour (passes the problem's tests)": tiers["behaviour"],
+        f"combined, no judge (flagged at tau {config.tau:g})": frame.flagged.to_numpy(),
+    }
+    styles = sorted({r["style"] for r in records if r["label"] == "rephrasing"})
+    positives = [r for r in records if r["label"] == "rephrasing"]
+    negatives = [r for r in records if r["label"] == "unrelated"]
+    print(f"\n(r) rephrase set, half {args.rephrase_split!r}: {len(positives)} rephrasings, {len(negatives)} unrelated functions; "
+          f"record level; recall = flagged for its own problem\n")
+    print("| tier | " + " | ".join(styles) + " | recall | unrelated flagged | precision |")
+    print("| --- |" + " ---: |" * (len(styles) + 3))
+    summary = {}
+    for name, mask in tiers.items():
+        hits = frame[mask]
+        own = {rid for rid, b, t in zip(hits.record_id, hits.benchmark, hits.task_id)
+               if by_id[rid]["label"] == "rephrasing" and _same_problem(by_id[rid], b, t)}
+        flagged = set(hits.record_id)
+        false = {rid for rid in flagged if by_id[rid]["label"] == "unrelated"}
+        per_style = [sum(r["id"] in own for r in positives if r["style"] == s) / max(1, sum(r["style"] == s for r in positives)) for s in styles]
+        recall = len(own) / len(positives)
+        precision = (len(flagged) - len(false)) / len(flagged) if flagged else 1.0
+        summary[name] = (recall, len(false) / len(negatives))
+        print(f"| {name} | " + " | ".join(f"{x:.0%}" for x in per_style) +
+              f" | {recall:.0%} | {len(false)} ({len(false) / len(negatives):.1%}) | {precision:.1%} |")
+    false_ids = sorted({rid for rid in frame.record_id[frame.flagged] if by_id[rid]["label"] == "unrelated"})
+    print(f"\nunrelated functions flagged: {false_ids or 'none'}; seconds per tier: {result.summary['seconds']} "
+          f"(wall {wall:.0f} s, {result.summary.get('behaviour_records', 0)} records run in the sandbox)")
+    return summary
+
+
 def human_negatives(work: Path, problems, args) -> None:
     """Real, human-written, unrelated code: MBPP's 974 problems checked against HumanEval(+) only."""
     records = [{"id": f"mbpp-{p.task_id}", "prompt": f'"""{p.prompt}"""\n', "solution": p.solution,
@@ -89,6 +152,11 @@ def human_negatives(work: Path, problems, args) -> None:
     for tau in (0.95, 0.9, 0.85, 0.8):
         flagged = matches.record_id[matches.ast_match >= tau].nunique()
         print(f"| {tau:g} | {flagged} | {flagged / len(records):.2%} |")
+    config = DecontamConfig()
+    for name, mask in (("statement", matches.statement >= config.min_statement_containment), ("behaviour", matches.behaviour.fillna(False).astype(bool))):
+        hits = matches[mask]
+        print(f"\n{name} tier: {hits.record_id.nunique()} MBPP records flagged ({hits.record_id.nunique() / len(records):.2%}): "
+              f"{sorted(set(zip(hits.record_id, hits.task_id)))}")
     print(f"\n{len(matches):,} candidate pairs; word 13-gram overlaps: {matches.record_id[matches.ngram_words > 0].nunique()} records")
 
 
@@ -98,10 +166,11 @@ def scale(work: Path, problems, args) -> None:
     records, _ = planted_set(problems, clean=args.scale - per_kind * len(PLANT_KINDS), per_kind=per_kind, seed=args.seed + 1)
     source = write_jsonl(work / "scale.jsonl", records)
     started = time.perf_counter()
-    result = decontaminate(source, work / "scale", DecontamConfig(embedder="none"), progress=False)
+    result = decontaminate(source, work / "scale", DecontamConfig(embedder="none", behaviour=False), progress=False)
     wall = time.perf_counter() - started
     seconds = result.summary["seconds"]
-    print(f"\n(b) {args.scale:,} exercises (1% planted copies) x {len(problems):,} benchmark problems, embedding tier off; one run\n")
+    print(f"\n(b) {args.scale:,} exercises (1% planted copies) x {len(problems):,} benchmark problems, embedding and behaviour "
+          f"tiers off (the behaviour tier's cost: records/s in (r)); one run\n")
     print("| tier | seconds | records/s |")
     print("| --- | ---: | ---: |")
     for tier in ("ngram", "ast", "read", "write"):
@@ -135,7 +204,7 @@ def pruning(records: list[dict], kinds: dict[str, str], problems, args) -> None:
     planted = [r for r in records if r["id"] in kinds]
     sample = rng.sample(planted, min(len(planted), args.subsample // 4)) + rng.sample([r for r in records if r["id"] not in kinds],
                                                                                      args.subsample - min(len(planted), args.subsample // 4))
-    config = DecontamConfig()
+    config = DecontamConfig(behaviour=False)  # the AST tier's pruning is measured here
     scorer = Scorer(problems, config, "exercise")
     forms = scorer.forms
 
@@ -187,12 +256,15 @@ def main() -> None:
     parser.add_argument("--subsample", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--skip", default="", help="Comma-separated parts to skip: planted, negatives, scale, pruning.")
+    parser.add_argument("--rephrase-split", default="test", choices=("tune", "test"))
+    parser.add_argument("--skip", default="", help="Comma-separated parts to skip: rephrase, planted, negatives, scale, pruning.")
     args = parser.parse_args()
     skip = set(args.skip.split(","))
     problems = benchmark_problems()
     with tempfile.TemporaryDirectory(prefix="bench_decontam_") as tmp:
         work = Path(tmp)
+        if "rephrase" not in skip:
+            rephrase_recall(work, args)
         records, kinds = planted_recall(work, problems, args) if "planted" not in skip else (None, None)
         if "negatives" not in skip:
             human_negatives(work, problems, args)

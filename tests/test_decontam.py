@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 
 import pyarrow.parquet as pq
 import pytest
@@ -16,12 +17,14 @@ from textbooks.config import from_dict
 from textbooks.data.datasets import Dataset, import_jsonl
 from textbooks.decontam import pipeline
 from textbooks.decontam.ast_match import match_rate, normalise, units
+from textbooks.decontam.behaviour import PASSED, behaviour_program, passed_keys, problem_tests
 from textbooks.decontam.calibrate import calibrate
 from textbooks.decontam.config import PAPER_TAUS, DecontamConfig
 from textbooks.decontam.judge import read_verdict
 from textbooks.decontam.planted import clean_exercises, plant, planted_set, renamed
 from textbooks.decontam.report import flags
 from textbooks.errors import UserError
+from textbooks.sandbox import Sandbox
 from textbooks.teacher import TeacherConfig
 
 
@@ -40,15 +43,24 @@ def write_jsonl(path, records):
     return path
 
 
+def first_line_only(prompt):
+    """`prompt` with its docstring cut to its first line."""
+    head, quotes, rest = prompt.partition('"""')
+    first, _, tail = rest.partition("\n")
+    return head + quotes + first + "\n    " + quotes + tail.partition('"""')[2]
+
+
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory, data_dir, problems):
     """300 clean exercises and 4 plants of each kind, as a dataset, decontaminated in chunks of 100."""
     root = tmp_path_factory.mktemp("planted")
     records, kinds = planted_set([p for p in problems if p.benchmark in ("humaneval", "mbpp")], clean=300, per_kind=4, seed=1)
-    # Near misses: a HumanEval prompt solved by an unrelated body (a candidate, AST well below 1).
+    # Near misses: a HumanEval signature and the first line of its docstring (not most of the problem's
+    # statement, which the statement tier would flag) over an unrelated body: a candidate, AST well below 1.
     bodies = clean_exercises(3, seed=2)
-    records += [{"id": f"near-{i}", "prompt": p.prompt, "solution": b["solution"], "text": p.prompt + b["solution"]}
-                for i, (p, b) in enumerate(zip(problems[10:13], bodies))]
+    records += [{"id": f"near-{i}", "prompt": first_line_only(p.prompt), "solution": b["solution"],
+                 "text": first_line_only(p.prompt) + b["solution"]}
+                for i, (p, b) in enumerate(zip([problems[11], problems[12], problems[17]], bodies))]
     dataset = import_jsonl(write_jsonl(root / "planted.jsonl", records), root / "exercises", "exercise")
     result = pipeline.decontaminate(dataset.path, root / "out", DecontamConfig(data_dir=data_dir, chunk_size=100), progress=False)
     return dataset, kinds, result
@@ -182,12 +194,16 @@ def test_a_rerun_is_a_no_op_and_a_killed_run_resumes_to_the_same_files(tmp_path,
 
 def test_the_judge_flags_a_rephrasing_the_other_tiers_miss_and_its_answers_are_cached(tmp_path, data_dir):
     problem = benchmark_problems(["humaneval"], data_dir)[0]
-    # Same problem, reworded, solved another way: the AST tier is below tau, the embedding finds it.
-    rephrased = problem.prompt.replace("Check if", "REPHRASED: tell whether") + "    return any(abs(a - b) < threshold for i, a in enumerate(numbers) for b in numbers[i + 1:])\n"
+    # Same problem, reworded, solved another way: the AST tier is below tau, the embedding finds it;
+    # the statement is reworded whole (the statement tier flags a copied one) and the behaviour tier,
+    # which would flag this correct solution, is off: the judge is the tier under test.
+    signature = problem.prompt.split('"""')[0]
+    rephrased = (signature + '"""REPHRASED: tell whether two entries of the list lie nearer to one another than the limit."""\n'
+                 "    return any(abs(a - b) < threshold for i, a in enumerate(numbers) for b in numbers[i + 1:])\n")
     records = [{"id": "rephrased", "prompt": rephrased, "solution": "", "text": rephrased}, *clean_exercises(20, seed=4)]
     source = write_jsonl(tmp_path / "ex.jsonl", records)
     with StandInJudge() as judge_server:
-        config = DecontamConfig(data_dir=data_dir, benchmarks=["humaneval"], min_cosine=0.3,
+        config = DecontamConfig(data_dir=data_dir, benchmarks=["humaneval"], min_cosine=0.3, neighbours=10, behaviour=False,
                                 judge=TeacherConfig([judge_server.url], judge_server.model))
         result = pipeline.decontaminate(source, tmp_path / "out", config, progress=False)
         asked = len(judge_server.hits)
@@ -287,3 +303,102 @@ def test_scores_are_reused_across_tau_and_judge_and_verdicts_follow_only_output_
     assert DecontamConfig(tau=0.8, judge_top=5, judge=TeacherConfig(["http://h/v1"], "n")).verdicts() != judged.verdicts()
     assert DecontamConfig(code_ngram=16).scoring() != base.scoring()
     assert DecontamConfig(chunk_size=10).scoring() != base.scoring()
+
+
+def test_a_copied_problem_statement_is_flagged_whatever_the_solution_and_clean_exercises_are_not(tmp_path, data_dir):
+    """Issue 24, finding 5: HumanEval/10-19's prompts verbatim, each solved by evalplus's reference (not
+    HumanEval's), among 40 clean exercises: all ten flagged at the default tau by the statement tier,
+    which report.md and matches.parquet show as a tier of its own."""
+    plus = {p.task_id: p for p in benchmark_problems(["humaneval+"], data_dir)}
+    copies = [{"id": f"copied-{n}", "prompt": plus[f"HumanEval/{n}"].prompt, "solution": plus[f"HumanEval/{n}"].solution,
+               "text": plus[f"HumanEval/{n}"].prompt + plus[f"HumanEval/{n}"].solution} for n in range(10, 20)]
+    records = copies + clean_exercises(40, seed=5)
+    random.Random(0).shuffle(records)
+    config = DecontamConfig(data_dir=data_dir, benchmarks=["humaneval", "mbpp"])
+    result = pipeline.decontaminate(write_jsonl(tmp_path / "ex.jsonl", records), tmp_path / "out", config, progress=False)
+    matches = pq.read_table(result.out / "matches.parquet").to_pandas()
+    for n in range(10, 20):
+        mine = matches[(matches.record_id == f"copied-{n}") & (matches.task_id == f"HumanEval/{n}")]
+        assert len(mine) == 1 and mine.statement.iloc[0] >= config.min_statement_containment and mine.flagged.all(), n
+    assert set(matches.loc[matches.flagged, "record_id"]) == {r["id"] for r in copies}
+    assert set(matches.loc[matches.statement >= config.min_statement_containment, "record_id"]) == {r["id"] for r in copies}
+    report = (result.out / "report.md").read_text()
+    assert "| statement (>= 50% of its word n-grams): records / problems |" in report
+    # The AST tier alone finds 2 of them (the issue's measurement); HumanEval/10's prompt also holds a
+    # working is_palindrome, which passes HumanEval/48's tests (11 problems similar).
+    assert re.search(rf"\| {config.tau:g} \| 10 \| \d+ \| 2 / 2 \| 10 / 10 \|", report)
+
+
+def test_the_statement_tier_needs_most_of_the_statement_not_a_shared_phrase(tmp_path, data_dir):
+    problem = benchmark_problems(["humaneval"], data_dir)[0]
+    statement = "Check if in given list of numbers, are any two numbers closer to each other than given threshold."
+    assert statement in " ".join(problem.prompt.split())
+    phrase = '"""Check if in given list of numbers, are any two numbers closer"""\ndef f(xs):\n    return xs[::-1]\n'
+    whole = f'"""{statement}\n>>> has_close_elements([1.0, 2.0, 3.0], 0.5)\nFalse\n"""\ndef f(xs):\n    return xs[::-1]\n'
+    records = [{"id": "phrase", "text": phrase}, {"id": "whole", "text": whole}]
+    config = DecontamConfig(data_dir=data_dir, benchmarks=["humaneval"])
+    result = pipeline.decontaminate(write_jsonl(tmp_path / "code.jsonl", records), tmp_path / "out", config, progress=False)
+    matches = pq.read_table(result.out / "matches.parquet").to_pandas()
+    assert set(matches.loc[matches.flagged, "record_id"]) == {"whole"}
+
+
+# Written by hand (benchmarks/data/rephrase/handwritten.py): new names, words and algorithm.
+REPHRASED_HUMANEVAL_4 = '''
+def average_distance_from_mean(data):
+    """The average absolute gap between each data point and the arithmetic mean of the data."""
+    centre = sum(data) / len(data)
+    gaps = [abs(point - centre) for point in data]
+    return sum(gaps) / len(gaps)
+'''
+REPHRASED_MBPP_23 = '''
+def best_row_sum(rows):
+    """Largest total among the inner lists."""
+    return max(sum(row) for row in rows)
+'''
+# The same topic as HumanEval/0 with another behaviour.
+NEAR_MISS = '''
+def has_far_elements(numbers, threshold):
+    """Check whether some two numbers are further apart than threshold."""
+    return bool(numbers) and max(numbers) - min(numbers) > threshold
+'''
+HOSTILE = '''
+import os
+def spin(values, gap):
+    while True:
+        pass
+os._exit(3)
+'''
+
+
+def test_a_rephrasing_that_passes_its_problems_tests_in_the_sandbox_is_flagged_and_a_near_miss_is_not(tmp_path, data_dir):
+    """Issue 24, finding 4: new names, new words, new algorithm; only the behaviour is the problem's."""
+    records = [{"id": "rephrased-he4", "text": REPHRASED_HUMANEVAL_4}, {"id": "rephrased-mbpp23", "text": REPHRASED_MBPP_23},
+               {"id": "near-miss", "text": NEAR_MISS}, {"id": "hostile", "text": HOSTILE}]
+    config = DecontamConfig(data_dir=data_dir, benchmarks=["humaneval", "mbpp", "mbpp+"])
+    result = pipeline.decontaminate(write_jsonl(tmp_path / "code.jsonl", records), tmp_path / "out", config, progress=False)
+    matches = pq.read_table(result.out / "matches.parquet").to_pandas()
+    flagged = matches[matches.flagged]
+    assert set(zip(flagged.record_id, flagged.benchmark, flagged.task_id)) == {
+        ("rephrased-he4", "humaneval", "HumanEval/4"), ("rephrased-mbpp23", "mbpp", "23")}
+    assert flagged.behaviour.all() and (flagged.ast_match < config.tau).all()
+    assert result.summary["behaviour_records"] == 4 and result.summary["behaviour_tests"] > 4
+    assert "| behaviour (passes the problem's tests): records / problems |" in (result.out / "report.md").read_text()
+    off = pipeline.decontaminate(result.out.parent / "code.jsonl", tmp_path / "off", DecontamConfig(**{**config.__dict__, "behaviour": False}),
+                                 progress=False)
+    assert off.summary["removed"] == 0 and off.summary["behaviour_records"] == 0
+
+
+def test_a_function_passing_many_problems_tests_is_generic_and_not_counted():
+    stdout = "\n".join([f"{PASSED} Mbpp/{n} 0" for n in (168, 204, 250, 666)] + [f"{PASSED} HumanEval/4 1", "noise"])
+    assert passed_keys(stdout, max_problems=4) == {"HumanEval/4"}
+    assert passed_keys(stdout, max_problems=5) == {"HumanEval/4", "Mbpp/168", "Mbpp/204", "Mbpp/250", "Mbpp/666"}
+
+
+def test_mbpp_asserts_for_true_and_false_are_not_passed_by_ones_and_zeros(data_dir):
+    problems = [p for p in benchmark_problems(["mbpp"], data_dir) if p.task_id == "790"]
+    tests = problem_tests(problems, data_dir)[0]
+    ones_and_zeros = "def f(nums):\n    return int(nums[0] == 2)\n"
+    booleans = "def f(nums):\n    return nums[0] == 2\n"
+    with Sandbox(workers=1) as sandbox:
+        outputs = [sandbox.run(behaviour_program(code, [tests], 2.0, 10.0)).stdout for code in (ones_and_zeros, booleans)]
+    assert [passed_keys(out, max_problems=4) for out in outputs] == [set(), {"Mbpp/790"}]

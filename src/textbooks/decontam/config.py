@@ -11,6 +11,12 @@ The defaults come from measurements (benchmarks/RESULTS.md, "Decontamination"):
                  MBPP's 974 solutions against HumanEval give 7 candidate pairs in all.
   embedding      the hashing embedder (lexical, about 1,000 texts a second here), 3 neighbours,
                  cosine 0.8; `minilm` is semantic and ~200x slower (its cost is the embedder's).
+  statement      a record holding half of a problem statement's distinct word 8-grams is a copy
+                 of it whatever its code (issue 24, finding 5); 8 words, not 13: MBPP's statements
+                 are one short sentence ("Write a function to find the perimeter of a square").
+  behaviour      each record's functions against the tests of its candidates and of its 40 nearest
+                 problems by text and 40 by description, in the sandbox (issue 24, finding 4:
+                 rephrasings); measured on benchmarks/data/rephrase (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -42,6 +48,15 @@ class DecontamConfig:
     embedder: str = output("hashing")
     neighbours: int = output(3)
     min_cosine: float = output(0.8)
+    statement_ngram: int = output(8)
+    min_statement_containment: float = output(0.5)  # share of a problem statement's word n-grams that flags a record
+    behaviour: bool = output(True)  # run records' functions against benchmark tests (needs the sandbox)
+    behaviour_neighbours: int = output(40)  # nearest problems per record by text, and as many by description, tested
+    behaviour_min_tokens: int = output(20)  # problems whose program has fewer code tokens are not tested (one-liners)
+    behaviour_max_problems: int = output(4)  # a function passing this many problems' tests is generic: not counted
+    behaviour_test_s: float = output(2.0)  # one function against one problem's tests
+    behaviour_budget_s: float = output(20.0)  # one record's tests in all
+    behaviour_workers: int | None = pacing(None)  # sandbox workers (None: the CPU count)
     chunk_size: int = pacing(5000)  # records scored (and saved for resuming) at a time
     data_dir: Path | None = pacing(None)  # benchmark data files (default: see textbooks.benchmarks.download)
     tau: float = output(0.9, verdict_only=True)  # AST match rate at or above which a record is a copy of a problem
@@ -61,9 +76,13 @@ class DecontamConfig:
         unknown = [name for name in self.benchmarks if name not in PROBLEM_SETS]
         if unknown:
             raise UserError(f"benchmark {unknown[0]!r}: unknown; expected one of {', '.join(PROBLEM_SETS)}")
-        for name in ("word_ngram", "code_ngram", "max_problems_per_ngram", "neighbours", "chunk_size"):
+        for name in ("word_ngram", "code_ngram", "statement_ngram", "max_problems_per_ngram", "neighbours", "chunk_size"):
             if getattr(self, name) < 1:
                 raise UserError(f"{name}: {getattr(self, name)}; expected >= 1")
+        if not 0.0 < self.min_statement_containment <= 1.0:
+            raise UserError(f"min_statement_containment: {self.min_statement_containment}; expected 0 < share <= 1")
+        if self.behaviour_neighbours < 0:
+            raise UserError(f"behaviour_neighbours: {self.behaviour_neighbours}; expected >= 0")
         if self.judge is not None and not self.judge.endpoints:
             raise UserError("judge.endpoints: empty; expected the judge's OpenAI-compatible URL (decontam has no "
                             "embedded judge)")

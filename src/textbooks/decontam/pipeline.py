@@ -92,16 +92,16 @@ def decontaminate(source: str | Path, out: str | Path, config: DecontamConfig = 
 
     # Chunk scores are kept across runs that differ only in tau or the judge.
     staged = StagedDirectory(out, fingerprint("decontam-scores", config.scoring(), inputs)).open()
-    scorer = Scorer(problems, config, data.kind)
-    matches, stats = _score_chunks(data, scorer, staged, config.chunk_size, progress)
+    with Scorer(problems, config, data.kind) as scorer:
+        matches, stats = _score_chunks(data, scorer, staged, config.chunk_size, progress)
 
     with scorer.timed("judge"):
         verdicts, judge_summary, judge_run, judge_tokens = _judge(data, problems, matches, config, out)
     matches = matches.append_column("judge", pa.array(verdicts, pa.bool_()))
-    flagged = flags(matches, config.tau)
+    flagged = flags(matches, config.tau, config.min_statement_containment)
     matches = matches.append_column("flagged", pa.array(flagged))
     removed = sorted(set(np.asarray(matches["record_id"].to_pylist(), dtype=object)[flagged].tolist()))
-    split_data = split(matches, problems, config.tau)
+    split_data = split(matches, problems, config.tau, config.min_statement_containment)
 
     started = time.perf_counter()
     results = staged.path
@@ -112,13 +112,15 @@ def decontaminate(source: str | Path, out: str | Path, config: DecontamConfig = 
         "fingerprint": final, "input": str(data.path), "records": data.num_rows, "problems": len(problems),
         "tau": config.tau, "removed": len(removed),
         "similar_problems": sum(len(v["similar"]) for v in split_data["benchmarks"].values()),
-        "unparsed_problems": scorer.unparsed_problems, "judge": judge_summary, **stats,
+        "unparsed_problems": scorer.unparsed_problems, "problems_without_statement": scorer.problems_without_statement,
+        "judge": judge_summary, **stats,
     }
     taus = tuple(sorted(set(PAPER_TAUS) | {config.tau}, reverse=True))
     atomic_write_text(results / "report.md", render(source=str(data.path), num_records=data.num_rows, problems=problems,
                                               matches=matches, tau=config.tau, taus=taus, split_data=split_data,
                                               stats=summary, calibration=calibrate(config.data_dir),
-                                              min_code_containment=config.min_code_containment))
+                                              min_code_containment=config.min_code_containment,
+                                              min_statement=config.min_statement_containment))
     scorer.timings["write"] = time.perf_counter() - started
     summary["judge_run"] = judge_run  # timings and spend: kept out of the (deterministic) report
     summary["judge_tokens"] = judge_tokens
@@ -158,13 +160,13 @@ def _score_chunks(data: TrainingData, scorer: Scorer, staged: StagedDirectory, c
 
 def _judge(data: TrainingData, problems: list[Problem], matches: pa.Table, config: DecontamConfig,
            out: Path) -> tuple[list[bool | None], str | None, str | None, dict[str, int] | None]:
-    """The judge's verdict per pair: asked for the `judge_top` most similar pairs below tau."""
+    """The judge's verdict per pair: asked for the `judge_top` most similar pairs no other tier flags."""
     verdicts: list[bool | None] = [None] * matches.num_rows
     if config.judge is None or not matches.num_rows:
         return verdicts, None, None, None
     ast = pc.fill_null(matches["ast_match"], -1.0).to_numpy()
     cosine = pc.fill_null(matches["embed_cosine"], -1.0).to_numpy()
-    eligible = np.flatnonzero(ast < config.tau)
+    eligible = np.flatnonzero(~flags(matches, config.tau, config.min_statement_containment))
     # Most similar first; np.lexsort's last key is the primary one, ties go to the earlier pair.
     order = eligible[np.lexsort((eligible, -np.maximum(ast, cosine)[eligible]))][: config.judge_top]
     record_index = np.asarray(matches["record_index"])

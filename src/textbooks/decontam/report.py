@@ -16,17 +16,31 @@ import pyarrow.compute as pc
 
 from textbooks.benchmarks import Problem
 from textbooks.decontam.calibrate import Calibration
+from textbooks.decontam.config import DecontamConfig
+
+MIN_STATEMENT = DecontamConfig.min_statement_containment
 
 
-def flags(matches: pa.Table, tau: float) -> np.ndarray:
-    """The combined verdict per pair: an AST match rate at or above tau, or the judge said rephrased."""
-    ast = pc.fill_null(matches["ast_match"], -1.0).to_numpy()
-    judged = pc.fill_null(matches["judge"], False).to_numpy(zero_copy_only=False)
-    return (ast >= tau) | judged
+def _column(matches: pa.Table, name: str, missing: Any) -> np.ndarray:
+    return pc.fill_null(matches[name], missing).to_numpy(zero_copy_only=False)
 
 
-def split(matches: pa.Table, problems: Sequence[Problem], tau: float) -> dict[str, Any]:
-    flagged = flags(matches, tau)
+def tier_flags(matches: pa.Table, tau: float, min_statement: float = MIN_STATEMENT) -> dict[str, np.ndarray]:
+    """Each tier's verdict per pair: AST match rate >= tau, the problem's statement in the record,
+    the record passes the problem's tests, the judge said rephrased."""
+    return {"ast": _column(matches, "ast_match", -1.0) >= tau,
+            "statement": _column(matches, "statement", 0.0) >= min_statement,
+            "behaviour": _column(matches, "behaviour", False),
+            "judge": _column(matches, "judge", False) if "judge" in matches.column_names else np.zeros(matches.num_rows, bool)}
+
+
+def flags(matches: pa.Table, tau: float, min_statement: float = MIN_STATEMENT) -> np.ndarray:
+    """The combined verdict per pair: any tier's."""
+    return np.logical_or.reduce(list(tier_flags(matches, tau, min_statement).values()))
+
+
+def split(matches: pa.Table, problems: Sequence[Problem], tau: float, min_statement: float = MIN_STATEMENT) -> dict[str, Any]:
+    flagged = flags(matches, tau, min_statement)
     similar = set(zip(np.asarray(matches["benchmark"].to_pylist(), dtype=object)[flagged],
                       np.asarray(matches["task_id"].to_pylist(), dtype=object)[flagged]))
     out: dict[str, Any] = {"tau": tau, "benchmarks": {}}
@@ -43,21 +57,24 @@ def _counts(matches: pa.Table, mask: np.ndarray) -> tuple[int, int]:
     return records, problems
 
 
-def tier_table(matches: pa.Table, taus: Sequence[float]) -> list[str]:
-    ast = pc.fill_null(matches["ast_match"], -1.0).to_numpy()
-    cosine = pc.fill_null(matches["embed_cosine"], -1.0).to_numpy()
-    judged = pc.fill_null(matches["judge"], False).to_numpy(zero_copy_only=False)
+def tier_table(matches: pa.Table, taus: Sequence[float], min_statement: float) -> list[str]:
+    cosine = _column(matches, "embed_cosine", -1.0)
     rows = ["| tau | combined: records removed | combined: problems similar | AST >= tau: records / problems "
+            f"| statement (>= {min_statement:.0%} of its word n-grams): records / problems "
+            "| behaviour (passes the problem's tests): records / problems "
             "| embedding cosine >= tau: records / problems | judge said rephrased: records / problems |",
-            "| --- | --- | --- | --- | --- | --- |"]
+            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for tau in taus:
-        combined = _counts(matches, (ast >= tau) | judged)
-        rows.append(f"| {tau:g} | {combined[0]:,} | {combined[1]:,} | {'%d / %d' % _counts(matches, ast >= tau)} "
-                    f"| {'%d / %d' % _counts(matches, cosine >= tau)} | {'%d / %d' % _counts(matches, judged)} |")
+        tiers = tier_flags(matches, tau, min_statement)
+        combined = _counts(matches, np.logical_or.reduce(list(tiers.values())))
+        per_tier = " | ".join("%d / %d" % _counts(matches, mask) for mask in
+                              (tiers["ast"], tiers["statement"], tiers["behaviour"], cosine >= tau, tiers["judge"]))
+        rows.append(f"| {tau:g} | {combined[0]:,} | {combined[1]:,} | {per_tier} |")
     return rows
 
 
-def render(*, source: str, num_records: int, min_code_containment: float, problems: Sequence[Problem], matches: pa.Table, tau: float,
+def render(*, source: str, num_records: int, min_code_containment: float, min_statement: float, problems: Sequence[Problem],
+           matches: pa.Table, tau: float,
            taus: Sequence[float], split_data: dict[str, Any], stats: dict[str, Any], calibration: Calibration) -> str:
     words = np.asarray(matches["ngram_words"]) > 0
     code = np.asarray(matches["ngram_code"])
@@ -71,7 +88,11 @@ def render(*, source: str, num_records: int, min_code_containment: float, proble
         "",
         "## Records flagged per tier (phi-1, Table 3: AST match rate tau)",
         "",
-        *tier_table(matches, taus),
+        "A record is removed when any tier flags it: the AST tier at tau; the statement tier (a benchmark "
+        "problem's statement copied, whatever the code) and the behaviour tier (a function of the record "
+        "passes the problem's own tests, in the sandbox) at any tau; the judge when it is used.",
+        "",
+        *tier_table(matches, taus, min_statement),
         "",
         f"n-gram tier (independent of tau): {'%d records / %d problems' % _counts(matches, words)} share a word "
         f"n-gram; {'%d / %d' % _counts(matches, code >= min_code_containment)} hold at least {min_code_containment:.0%} of a problem's normalised-code n-grams. "
@@ -93,6 +114,10 @@ def render(*, source: str, num_records: int, min_code_containment: float, proble
         f"- records compared on the AST tier: {stats['ast_records']:,}, of which with code that does not parse "
         f"(compared as text): {stats['ast_records_unparsed']:,}",
         f"- benchmark programs that do not parse (compared as text): {stats['unparsed_problems']:,}",
+        f"- behaviour tier: {stats.get('behaviour_records', 0):,} records with functions run in the sandbox, "
+        f"{stats.get('behaviour_tests', 0):,} (record, problem) pairs tested",
+        f"- benchmark problems whose statement has no distinctive word n-gram (no statement tier): "
+        f"{stats.get('problems_without_statement', 0):,}",
         f"- LLM judge: {stats.get('judge') or 'not used'}",
         "",
     ]

@@ -1,8 +1,11 @@
 """Scoring one chunk of training records against every benchmark problem, tier by tier.
 
-The n-gram and embedding tiers propose candidate pairs (record, problem); only candidates get the
-AST match rate, so 1M records x ~1,700 problems costs about one AST comparison per record, not
-1,700. Every candidate gets every tier's score, so the report can say what each tier saw.
+The n-gram, statement and embedding tiers propose candidate pairs (record, problem); only
+candidates get the AST match rate, so 1M records x ~1,700 problems costs about one AST comparison
+per record, not 1,700. The behavioural tier runs each record's functions against the tests of a
+wider set (the candidates and each record's nearest problems by text and by description: a
+rephrasing's words and code may both be new); a pair that passes becomes a candidate. Every
+candidate gets every tier's score, so the report can say what each tier saw.
 """
 
 from __future__ import annotations
@@ -18,10 +21,13 @@ import pyarrow as pa
 
 from textbooks.benchmarks import Problem
 from textbooks.decontam.ast_match import Normalised, match_rate, normalise, units
+from textbooks.decontam.behaviour import behaviour_program, defines_function, passed_keys, problem_tests
 from textbooks.decontam.config import DecontamConfig
 from textbooks.decontam.embedding import nearest, pair_distances
 from textbooks.decontam.ngrams import NgramIndex, TokenHashes, code_tokens, word_tokens
 from textbooks.decontam.records import code_of
+from textbooks.decontam.statement import problem_statement, record_prose
+from textbooks.errors import UserError
 
 CHUNK_SCHEMA = pa.schema([
     ("record_index", pa.int64()),
@@ -35,6 +41,8 @@ CHUNK_SCHEMA = pa.schema([
     ("embed_l2", pa.float32()),
     ("ast_match", pa.float32()),  # null when the record has no code
     ("ast_as_text", pa.bool_()),  # the best comparison was as text: one side did not parse
+    ("statement", pa.float32()),  # share of the problem statement's word n-grams found in the record
+    ("behaviour", pa.bool_()),  # a function of the record passed the problem's tests; null: not run
 ])
 
 
@@ -49,6 +57,9 @@ class Scorer:
             limit = config.max_problems_per_ngram
             self.words = NgramIndex([word_tokens(p.text) for p in self.problems], config.word_ngram, limit, hasher)
             self.code = NgramIndex([code_tokens(p.program) for p in self.problems], config.code_ngram, limit, hasher)
+        with self.timed("statement"):
+            statements = [problem_statement(p) for p in self.problems]
+            self.statements = NgramIndex([word_tokens(s) for s in statements], config.statement_ngram, limit, hasher)
         with self.timed("ast"):
             # The same program in two benchmarks (HumanEval and HumanEval+) is compared once.
             forms: dict[Normalised, int] = {}
@@ -57,12 +68,53 @@ class Scorer:
         with self.timed("embedding"):
             self.embedder = None if config.embedder == "none" else get_embedder(config.embedder)
             self.problem_vectors = self.embedder.embed([p.text for p in self.problems]) if self.embedder else None
+        with self.timed("behaviour"):
+            self._sandbox = None
+            self._init_behaviour(statements)
+
+    def _init_behaviour(self, statements: list[str]) -> None:
+        """Problems tested alike (HumanEval and HumanEval+) share one test key; a key's first
+        problem stands for it among the nearest problems of a record."""
+        tests = problem_tests(self.problems, self.config.data_dir) if self.config.behaviour else [None] * len(self.problems)
+        # A problem a one-liner solves (`return a * b`, `return len(s)`) is passed by any independent
+        # utility that does the same: passing its tests is no evidence of a copy.
+        tests = [None if len(code_tokens(p.program)) < self.config.behaviour_min_tokens else t for p, t in zip(self.problems, tests)]
+        self.tests: dict[str, Any] = {}
+        self.key_of = [t.key if t is not None else None for t in tests]
+        first: dict[str, int] = {}
+        for index, test in enumerate(tests):
+            if test is not None and test.key not in first:
+                first[test.key], self.tests[test.key] = index, test
+        self.keys = list(first)
+        self.problems_of: dict[str, list[int]] = {key: [] for key in self.keys}
+        for index, key in enumerate(self.key_of):
+            if key is not None:
+                self.problems_of[key].append(index)
+        if self.embedder is not None and self.keys:
+            stands_for = [first[key] for key in self.keys]
+            self.key_text_vectors = self.problem_vectors[stands_for]
+            self.key_statement_vectors = self.embedder.embed([statements[i] for i in stands_for])
+
+    def close(self) -> None:
+        if self._sandbox is not None:
+            self._sandbox.close()
+            self._sandbox = None
+
+    def __enter__(self) -> Scorer:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
     @contextmanager
     def timed(self, tier: str) -> Iterator[None]:
         started = time.perf_counter()
         yield
         self.timings[tier] += time.perf_counter() - started
+
+    @property
+    def problems_without_statement(self) -> int:
+        return int((self.statements.sizes == 0).sum())
 
     @property
     def unparsed_problems(self) -> int:
@@ -80,17 +132,28 @@ class Scorer:
             word_keys = words.record * n_problems + words.problem
             code_keys = code.record * n_problems + code.problem
             candidates = [word_keys, code_keys[containment >= config.min_code_containment]]
+        with self.timed("statement"):
+            said = self.statements.overlap([word_tokens(t) for t in texts])
+            statement_share = said.shared / np.maximum(self.statements.sizes[said.problem], 1)
+            statement_keys = said.record * n_problems + said.problem
+            candidates.append(statement_keys[statement_share >= config.min_statement_containment])
         vectors = None
         with self.timed("embedding"):
             if self.embedder is not None:
                 vectors = self.embedder.embed(texts)
                 near = nearest(vectors, self.problem_vectors, config.neighbours, config.min_cosine)
                 candidates.append(near.record * n_problems + near.problem)
+        with self.timed("behaviour"):
+            tested, passed, behaviour_runs = self._behaviour(records, codes, vectors, np.unique(np.concatenate(candidates)))
+            candidates.append(passed)
         pairs = np.unique(np.concatenate(candidates))
         record, problem = np.divmod(pairs, n_problems)
+        behaviour = np.isin(pairs, passed)
         columns: dict[str, Any] = {
             "ngram_words": _lookup(word_keys, words.shared, pairs, 0).astype(np.int32),
             "ngram_code": _lookup(code_keys, containment, pairs, 0.0).astype(np.float32),
+            "statement": _lookup(statement_keys, statement_share, pairs, 0.0).astype(np.float32),
+            "behaviour": pa.array(behaviour, mask=~(behaviour | np.isin(pairs, tested))),
         }
         with self.timed("embedding"):
             if vectors is not None:
@@ -109,8 +172,54 @@ class Scorer:
             "ast_match": pa.array(ast_match, pa.float32(), mask=np.isnan(ast_match)),
             "ast_as_text": as_text,
         }, schema=CHUNK_SCHEMA)
-        stats.update(records=len(records), records_without_code=sum(1 for blocks in codes if not blocks), pairs=len(pairs))
+        stats.update(records=len(records), records_without_code=sum(1 for blocks in codes if not blocks), pairs=len(pairs),
+                     behaviour_records=behaviour_runs, behaviour_tests=len(tested))
         return table, stats
+
+    def _behaviour(self, records: list[dict[str, Any]], codes: list[list[str]], vectors: np.ndarray | None,
+                   candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """(pairs tested, pairs passed) as record * problems + problem keys, and the records run: each
+        record's functions against its candidates' tests and those of its nearest problems by text
+        and by description."""
+        n_problems, k = len(self.problems), self.config.behaviour_neighbours
+        empty = np.zeros(0, dtype=np.int64)
+        if not self.keys:
+            return empty, empty, 0
+        wanted: list[set[str]] = [set() for _ in records]
+        for record, problem in zip(*np.divmod(candidates, n_problems)):
+            if self.key_of[problem] is not None:
+                wanted[record].add(self.key_of[problem])
+        if vectors is not None and k:
+            prose = self.embedder.embed([record_prose(r["text"]) for r in records])
+            for view, mine in ((self.key_text_vectors, vectors), (self.key_statement_vectors, prose)):
+                near = nearest(mine, view, k, -1.0)
+                for record, key in zip(near.record, near.problem):
+                    wanted[record].add(self.keys[key])
+        programs = []
+        for index, blocks in enumerate(codes):
+            code = "\n\n".join(blocks)
+            if wanted[index] and defines_function(code):
+                tests = [self.tests[key] for key in sorted(wanted[index])]
+                programs.append((index, behaviour_program(code, tests, self.config.behaviour_test_s, self.config.behaviour_budget_s)))
+        if not programs:
+            return empty, empty, 0
+        if self._sandbox is None:
+            from textbooks.sandbox import IsolationUnavailable, Sandbox
+
+            try:
+                self._sandbox = Sandbox(workers=self.config.behaviour_workers)
+            except IsolationUnavailable as err:
+                raise UserError(f"behaviour tier: {err}; or set behaviour=false to decontaminate without it") from None
+        tested, passed = [], []
+        timeout = self.config.behaviour_budget_s + 2 * self.config.behaviour_test_s + 5
+        for index, outcome in self._sandbox.run_many(programs, timeout_s=timeout):
+            ok = passed_keys(outcome.stdout, self.config.behaviour_max_problems)
+            for key in wanted[index]:
+                for problem in self.problems_of[key]:
+                    tested.append(index * n_problems + problem)
+                    if key in ok:
+                        passed.append(index * n_problems + problem)
+        return np.unique(np.array(tested, dtype=np.int64)), np.unique(np.array(passed, dtype=np.int64)), len(programs)
 
     def _ast(self, codes: list[list[str]], record: np.ndarray, problem: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
         scores = np.full(len(record), np.nan, dtype=np.float32)

