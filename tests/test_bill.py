@@ -15,6 +15,7 @@ import yaml
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
+from conftest import run_cli
 from textbooks.config import load_config
 from textbooks.errors import UserError
 from textbooks.model.phi import Phi, PhiConfig, flops_per_token
@@ -128,3 +129,18 @@ def test_a_run_writes_its_bill_before_the_stages_and_the_report_shows_it(tmp_pat
     assert pack["tokens"] == 2 * code["tokens"]
     report = (tmp_path / "run" / "report.md").read_text()
     assert "Bill, estimated before the run" in report and "pack (tokenize)" in report
+
+
+def test_the_cli_dry_run_prints_the_bill_at_the_assumed_mfu(tmp_path):
+    tree = tmp_path / "code"
+    tree.mkdir()
+    (tree / "m.py").write_text("def f(x):\n    return x\n")
+    path = tmp_path / "pipe.yaml"
+    path.write_text(yaml.safe_dump({"run_dir": str(tmp_path / "run"), "launcher": {"gpu": "H100"}, "stages": {
+        "code": {"kind": "import", "config": {"roots": [str(tree)]}},
+        "pack": {"kind": "tokenize", "inputs": {"datasets": ["code"]}},
+        "model": {"kind": "train", "base": "tiny-pretrain", "inputs": {"data": "pack"}}}}))
+    done = run_cli("run", str(path), "--dry-run", "--assume-mfu", "0.25")
+    assert done.returncode == 0, done.stderr
+    assert "GPU-hours at MFU 0.25 of H100's bf16 peak" in done.stdout and "model (train)" in done.stdout
+    assert not (tmp_path / "run").exists()
