@@ -103,7 +103,8 @@ class Progress:
 
 def stage_size(planned: PlannedStage) -> float:
     """A stage's work in rough units: what its config asks for (training steps, teacher requests,
-    rated files, benchmark tasks); 1 for the quick kinds."""
+    rated files, benchmark tasks); 1 for the quick kinds. A teacher request weighs 4 steps: in the
+    demo, 48 exercises took 186 s and 100 training steps 191 s (configs/pipelines/demo.yaml)."""
     config = planned.config
     kind = planned.stage.kind
     if kind == "train":
