@@ -166,8 +166,13 @@ def report_sections(cfg: DataQualityConfig, path: Path, run_dir: Path, runs: lis
     figures = [arms_figure(f"data-quality-{model}", f"{model}: each arm's mean over seeds (bars), its seeds (dots) "
                            "and their standard deviation", {m.name: {arm: m.values[arm, model] for arm in arms}
                                                              for m in metrics}) for model in models]
+    # The headline names only what stands out of the noise; every comparison is in its own section.
+    outside = [(arm, model, m, c) for arm, model, m, c in compared
+               if c.difference != 0 and (c.noise is None or not c.inside_noise)]
     verdicts = [f"**{arm}** vs {baseline}, {model}, {m.name}: {_signed(m, c.difference)} ({c.verdict()})"
-                for arm, model, m, c in compared]
+                for arm, model, m, c in outside]
+    verdicts.append(f"{len(compared) - len(outside)} of {len(compared)} differences from {baseline} are inside the "
+                    "noise or zero (every one is listed below).")
     summary = [scale_note(runs), "Results (mean ± standard deviation over seeds):", result_table, *verdicts,
                *arm_warnings(runs)]
     return [Section("Summary", summary), Section("What was run", intro[1:]), Section("Data of each arm", [data_table]),

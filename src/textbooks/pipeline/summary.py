@@ -268,12 +268,13 @@ def warnings(summary: dict[str, Any]) -> list[str]:
             stated = f"{size / 1e6:g}M" if size < 1e9 else f"{size / 1e9:g}B"
             found.append(f"teacher {model}: {stated} parameters (under 7B): expect weak ratings and exercises; "
                          "point teacher.endpoints at a larger model")
-    loss = "; ".join(f"{h['model']} {b} {v:.3f}" for h in summary.get("heldout_loss", []) for b, v in h["loss"].items()
-                     if v is not None)
+    zero = [p for p in summary.get("pass_at_1", []) if p["solved"] == 0]
+    if zero:
+        losses = ", ".join(h["stage"] for h in summary.get("heldout_loss", []))
+        found.append("pass@1 is 0 (" + "; ".join(f"{p['stage']}: 0 of {p['tasks']} {p['benchmark']} tasks" for p in zero)
+                     + "): read the held-out loss" + (f" ({losses})" if losses else "; add a heldout-loss stage")
+                     + ", the number that moves at this size")
     for p in summary.get("pass_at_1", []):
-        if p["solved"] == 0:
-            found.append(f"{p['stage']}: pass@1 is 0 of {p['tasks']} {p['benchmark']} tasks: read the held-out loss "
-                         f"({loss or 'add a heldout-loss stage'}) for a number that moves at this size")
         level = p.get("isolation")
         if level and not PROMISES.get(level, frozenset()) >= FULL_ISOLATION:
             found.append(f"{p['stage']}: the sandbox ran at level {level}, weaker than full isolation "
