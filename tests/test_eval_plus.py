@@ -54,6 +54,29 @@ def test_a_main_block_of_the_solution_does_not_run():
     check("def f(x): return x\nif __name__ == '__main__':\n    raise SystemExit('ran')", [[1]], [1])
 
 
+def check_recomputing(solution, tmp_path):
+    """Inputs 0 and 1 shipped, input 2 recomputed by a canonical solution that leaves a mark."""
+    mark = tmp_path / "recomputed"
+    canonical = f"def f(x):\n    open({str(mark)!r}, 'a').write('x')\n    return x * 2"
+    plus_check.check(solution, canonical, "mbpp", "f", blob([[1], [2], [3]]), blob([2, 4, None]), [2], [0.0] * 3, 0.0,
+                     False)
+    return mark.exists()
+
+
+def test_a_wrong_answer_fails_before_the_large_outputs_are_recomputed_with_the_same_error(tmp_path):
+    with pytest.raises(AssertionError, match="^input 1: got 3, expected 4$"):
+        check_recomputing("def f(x): return x + 1", tmp_path)
+    with pytest.raises(ValueError, match="^no$"):
+        check_recomputing("def f(x):\n    raise ValueError('no')", tmp_path)
+    assert not (tmp_path / "recomputed").exists()
+
+
+def test_answers_right_up_to_a_recomputed_output_are_checked_against_it(tmp_path):
+    assert check_recomputing("def f(x): return x * 2", tmp_path)
+    with pytest.raises(AssertionError, match="^input 2: got 7, expected 6$"):
+        check_recomputing("def f(x): return x * 2 if x < 3 else 7", tmp_path)
+
+
 @pytest.mark.slow
 def test_expected_outputs_are_computed_in_the_sandbox_once_and_cached_by_checksum(tmp_path, monkeypatch, shared_assets):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))

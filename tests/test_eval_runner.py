@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -227,3 +229,10 @@ def test_without_an_isolating_sandbox_eval_refuses_unless_told_to_run_with_less(
     waived = run_cli(*args, "--out", str(tmp_path / "waived"), "--unsafe-no-isolation", env=no_isolation)
     assert waived.returncode == 0, waived.stderr
     assert json.loads((tmp_path / "waived" / "summary.json").read_text())["isolation"].endswith("(unsafe-no-isolation)")
+
+
+def test_scoring_a_samples_file_leaves_torch_unimported():
+    # torch's import takes seconds (tens on a busy machine): `eval --samples` has no model to run.
+    code = ("import sys\nfrom textbooks.eval.runner import run_eval\nfrom textbooks.eval.cli import register\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -7,7 +7,9 @@ same inputs and raises at the first input whose output is wrong or late, so the 
 every input passes. Data travels as base64 pickles: the host only ever decodes what it pickled
 itself (the inputs); the expected outputs are unpickled only in here. Outputs too large to ship
 in every program (HumanEval/15's is 196 MB) are recomputed by `check` from the canonical solution
-before the candidate is loaded.
+before the candidate is loaded. Recomputing costs seconds where a wrong answer fails in
+milliseconds, so `check` first runs the inputs before the first recomputed one in a forked child
+(see `_failure_before`): a candidate that fails there fails without the recomputation.
 
 The comparison follows evalplus 0.3.1 (`evalplus/eval/__init__.py`, `unsafe_execute`): exact
 equality, else `np.allclose(out, exp, rtol=1e-7, atol)` when the task has an `atol` or the
@@ -19,10 +21,12 @@ here a root with |poly(x)| <= atol passes.
 """
 
 import base64
+import builtins
 import copy
 import gc
 import json
 import math
+import os
 import pickle
 import signal
 import time
@@ -92,10 +96,67 @@ def check(solution, canonical, dataset, entry_point, inputs_blob, expected_blob,
           output_not_none):
     """Raise at the first input on which `solution` is wrong or slower than its limit."""
     inputs, expected_outputs = _decode(inputs_blob), _decode(expected_blob)
+    if recompute and recompute[0] > 0:
+        failure = _failure_before(recompute[0], solution, dataset, entry_point, inputs, expected_outputs, ref_times, atol)
+        if failure is not None:
+            raise failure
     if recompute:  # before the solution is loaded, so that it cannot have changed anything yet
         outputs, _ = _expected_outputs(canonical, entry_point, [inputs[i] for i in recompute], output_not_none)
         for i, out in zip(recompute, outputs):
             expected_outputs[i] = out
+    _check_inputs(solution, dataset, entry_point, inputs, expected_outputs, ref_times, atol)
+
+
+def _failure_before(stop, solution, dataset, entry_point, inputs, expected_outputs, ref_times, atol):
+    """The exception `solution` raises on inputs [0, stop) when checked in a forked child, or None.
+
+    The child starts from this process's state with the solution not yet loaded, as the full check
+    does, so an ordinary exception it raises there is the verdict of the full check too. Anything
+    else (the inputs pass, the child exits or is killed, SystemExit) gives None and the full check
+    decides: only a failure is ever taken from the child, which runs the candidate's code alone.
+    """
+    exit_now, write, dumps = os._exit, os.write, json.dumps  # bound before the solution can patch them
+    report_r, report_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        report = b""
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)  # the full check's run, if any, prints what the solution prints
+            os.dup2(devnull, 2)
+            _check_inputs(solution, dataset, entry_point, inputs[:stop], expected_outputs[:stop], ref_times[:stop],
+                          atol)
+        except Exception as error:
+            try:
+                report = dumps([type(error).__name__, str(error)[:1000]]).encode()
+            except BaseException:
+                pass
+        finally:
+            try:
+                write(report_w, report)
+            finally:
+                exit_now(0)
+    os.close(report_w)
+    os.waitpid(pid, 0)
+    os.set_blocking(report_r, False)  # whatever the child left running, its report came before it exited
+    try:
+        report = os.read(report_r, 1 << 16)
+    except BlockingIOError:
+        report = b""
+    os.close(report_r)
+    if not report:
+        return None
+    name, message = json.loads(report)
+    kind = getattr(builtins, name, None)
+    if isinstance(kind, type) and issubclass(kind, Exception):
+        try:
+            return kind(message)
+        except TypeError:  # an exception class that wants more arguments (UnicodeDecodeError...)
+            pass
+    return type(name, (Exception,), {})(message)
+
+
+def _check_inputs(solution, dataset, entry_point, inputs, expected_outputs, ref_times, atol):
     # Out of the garbage collector's sight: scanning millions of expected objects at every
     # collection made a correct Mbpp/255 four times slower than its reference, and time out.
     gc.freeze()
