@@ -37,8 +37,8 @@ class CurateStage(Stage):
     def output(self, out: Path, config: CurateJob) -> Path:
         return config.result_dir(out)
 
-    def teacher(self, config: CurateJob) -> TeacherConfig:
-        return config.teacher
+    def teacher(self, config: CurateJob) -> TeacherConfig | None:
+        return None if config.until == "dedup" else config.teacher  # dedup stops before annotation: no teacher
 
     def key_extra(self, config: CurateJob) -> str:
         """Local sources' content (paths, sizes, mtimes); a Hub dataset is named by its id alone."""
