@@ -11,22 +11,17 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from test_train_distributed import logged_steps, torchrun_command
+from test_train_distributed import logged_steps
 from textbooks import slurm
 from textbooks.train import state
-from train_support import losses, nano_overrides, stdlib_pack, subprocess_env
+from train_support import TWO_RANK_OVERRIDES, TWO_RANK_STEPS, losses, subprocess_env
 
 
 @pytest.mark.slow
-def test_a_preempted_training_job_checkpoints_requeues_itself_and_matches_an_uninterrupted_run(slurm_cluster, tmp_path,
-                                                                                                 monkeypatch):
-    steps = 16
-    overrides = [*nano_overrides(steps, **{"checkpoint.every": 100, "eval.every": 4}), "batch.micro_batch=1", "parallel=ddp"]
-    pack = stdlib_pack(tmp_path / "pack")
-    straight, preempted = tmp_path / "straight", tmp_path / "preempted"
-    done = subprocess.run(torchrun_command(pack, straight, 2, *overrides), env=subprocess_env(), capture_output=True,
-                          text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+def test_a_preempted_training_job_checkpoints_requeues_itself_and_matches_an_uninterrupted_run(
+        slurm_cluster, two_rank_run, tmp_path, monkeypatch):
+    (pack, straight), preempted = two_rank_run, tmp_path / "preempted"
+    steps, overrides = TWO_RANK_STEPS, TWO_RANK_OVERRIDES
 
     for name, value in slurm_cluster.items():
         monkeypatch.setenv(name, value)
