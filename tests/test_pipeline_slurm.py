@@ -1,6 +1,6 @@
 """A pipeline on a real (one-node) Slurm cluster: its curate stage waits for the jobs it submits
 (a killed `textbooks run` attaches to them) and writes the local executor's bytes; its train stage
-starts through `srun`."""
+runs as a batch job (`launcher: {sbatch: ...}`)."""
 
 from __future__ import annotations
 
@@ -30,10 +30,10 @@ def jobs_after(mark: int, env: dict[str, str]) -> list[tuple[int, str, str]]:
 
 
 @pytest.mark.slow
-def test_a_killed_pipeline_attaches_to_its_slurm_jobs_curates_the_local_bytes_and_trains_through_srun(slurm_cluster, tmp_path):
+def test_a_killed_pipeline_attaches_to_its_slurm_jobs_curates_the_local_bytes_and_trains_in_a_batch_job(slurm_cluster, tmp_path):
     mark = max([job for job, _, _ in jobs_after(0, slurm_cluster)], default=0)
     pipeline = {"run_dir": str(tmp_path / "run"),
-                "launcher": {"prefix": "srun --ntasks=1 --cpus-per-task=1 --job-name=textbooks-train-stage"},
+                "launcher": {"sbatch": "--ntasks=1 --cpus-per-task=1"},
                 "stages": {
                     "code": {"kind": "curate", "config": {
                         "sources": [str(STDLIB / "json")], "until": "dedup", "dedup": {"num_perm": 32},
@@ -66,7 +66,8 @@ def test_a_killed_pipeline_attaches_to_its_slurm_jobs_curates_the_local_bytes_an
     submitted = Counter(name for _, name, _ in jobs)
     assert submitted and all(count == 1 for count in submitted.values()), jobs  # none submitted twice
     assert all(state == "COMPLETED" for _, _, state in jobs), jobs
-    assert "textbooks-train-stage" in submitted  # the train stage ran as a Slurm job step (srun)
+    assert "textbooks-model" in submitted  # the train stage ran as a batch job (srun inside), waited for
+    assert "model: submitted Slurm job" in again.stdout, again.stdout
     assert (tmp_path / "run" / "model" / "metrics.jsonl").is_file()
 
     # The same steps on the local executor (`textbooks curate`, as the stage runs it): the same bytes.

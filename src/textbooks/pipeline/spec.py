@@ -39,16 +39,18 @@ NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 @dataclass
 class Launcher:
-    """How a train stage's process starts: the runner hands the command over and waits, no scheduler.
+    """How a train stage's process starts: the runner hands the command over and waits.
 
     `prefix` goes first (e.g. "srun --nodes 2 --ntasks-per-node 1"); then `torchrun --nproc-per-node N
     [torchrun_args] -m textbooks train ...` when `torchrun` is set or N > 1, else `python -m textbooks train ...`.
+    With `sbatch` set, that command runs as a Slurm batch job (textbooks.pipeline.cluster).
     """
 
     prefix: str = ""
     torchrun: bool = False
     nproc_per_node: int = 1
     torchrun_args: list[str] = field(default_factory=list)  # e.g. [--nnodes=2, --rdzv-backend=c10d, --rdzv-endpoint=host:29500]
+    sbatch: str = ""  # e.g. "--nodes=1 --ntasks=1 --gpus-per-node=8": submitted with sbatch (srun inside), waited for
 
     def __post_init__(self) -> None:
         if self.nproc_per_node < 1:
