@@ -79,3 +79,17 @@ def slurm_cluster(tmp_path_factory) -> Iterator[dict[str, str]]:
         yield {"SLURM_CONF": str(where / "slurm.conf")}
     finally:
         subprocess.run([str(script), "stop", str(where)], capture_output=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def two_rank_run(tmp_path_factory) -> tuple[Path, Path]:
+    """(token pack, run directory) of an uninterrupted two-rank torchrun (train_support's
+    TWO_RANK_OVERRIDES), trained once for the tests that interrupt the same run."""
+    from train_support import TWO_RANK_OVERRIDES, stdlib_pack, subprocess_env, torchrun_command
+
+    root = tmp_path_factory.mktemp("two-ranks")
+    pack, run_dir = stdlib_pack(root), root / "straight"
+    done = subprocess.run(torchrun_command(pack, run_dir, 2, *TWO_RANK_OVERRIDES), env=subprocess_env(),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return pack, run_dir

@@ -34,27 +34,6 @@ def records(dataset: Dataset) -> list[dict]:
     return list(dataset.iter_records())
 
 
-def parquet_bytes(directory: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(directory.glob("*.parquet"))}
-
-
-SLURM = ["--executor", "slurm", "--set", "executor.partition=debug", "--set", "executor.workers=-1"]
-
-
-@pytest.mark.slow
-def test_curate_on_a_real_slurm_cluster_gives_the_local_dataset_byte_for_byte(slurm_cluster, tmp_path):
-    # Every step to dedup: one array job per datatrove stage, each depending on the one before.
-    args = ["curate", "--source", str(STDLIB / "json"), "--until", "dedup", "--set", "dedup.num_perm=32"]
-    on_slurm = run_cli(*args, "--out", str(tmp_path / "slurm"), *SLURM, env=slurm_cluster, timeout=300)
-    assert on_slurm.returncode == 0, on_slurm.stderr
-    assert re.search(r"slurm \(dedup\): job \d+: \d+ (PENDING|RUNNING)", on_slurm.stdout), on_slurm.stdout  # states shown
-    assert re.search(r"slurm \(dedup\): \d+ jobs completed\n", on_slurm.stdout), on_slurm.stdout
-    local = run_cli(*args, "--out", str(tmp_path / "local"))
-    assert local.returncode == 0, local.stderr
-    for step in ("raw", "clean", "dedup"):
-        assert parquet_bytes(tmp_path / "slurm" / step) == parquet_bytes(tmp_path / "local" / step) != {}, step
-
-
 def _squeue(env: dict[str, str]) -> list[str]:
     listed = subprocess.run(["squeue", "--noheader", "--array", "--format=%i %T"], capture_output=True, text=True,
                             env={**os.environ, **env})

@@ -16,7 +16,15 @@ import pytest
 
 from textbooks.train import state
 from textbooks.train.trainer import train_from_cli
-from train_support import losses, nano_overrides, stdlib_pack, subprocess_env
+from train_support import (
+    TWO_RANK_OVERRIDES,
+    TWO_RANK_STEPS,
+    losses,
+    nano_overrides,
+    stdlib_pack,
+    subprocess_env,
+    torchrun_command,
+)
 
 STEPS = 10
 KILL_AFTER = 5  # past the checkpoint of step 3, before the one of step 9
@@ -30,12 +38,6 @@ def stdlib(tmp_path_factory) -> Path:
 def train_command(stdlib: Path, run_dir: Path, *overrides: str) -> list[str]:
     return [sys.executable, "-m", "textbooks", "train", "--config", "tiny-pretrain", "--data", str(stdlib),
             "--out", str(run_dir), *overrides]
-
-
-def torchrun_command(stdlib: Path, run_dir: Path, nproc: int, *overrides: str) -> list[str]:
-    torchrun = Path(sys.executable).with_name("torchrun")
-    return [str(torchrun), "--standalone", f"--nproc-per-node={nproc}", "-m", "textbooks", "train", "--config",
-            "tiny-pretrain", "--data", str(stdlib), "--out", str(run_dir), *overrides]
 
 
 def run(command: list[str]) -> None:
@@ -112,11 +114,9 @@ def free_port() -> int:
 
 
 @pytest.mark.slow
-def test_two_nodes_one_lost_the_other_exits_with_a_clear_message_and_both_restarted_resume(stdlib, tmp_path):
-    steps, kill_after = 16, 6  # checkpoints every 4 steps: killed past the first, before the last
-    overrides = [*nano_overrides(steps, **{"checkpoint.every": 4, "eval.every": 4}), "batch.micro_batch=1", "parallel=ddp"]
-    straight, lost = tmp_path / "straight", tmp_path / "lost"
-    run(torchrun_command(stdlib, straight, 2, *overrides))  # the uninterrupted run, two ranks on one node
+def test_two_nodes_one_lost_the_other_exits_with_a_clear_message_and_both_restarted_resume(two_rank_run, tmp_path):
+    (stdlib, straight), lost = two_rank_run, tmp_path / "lost"  # the uninterrupted run: two ranks on one node
+    steps, overrides, kill_after = TWO_RANK_STEPS, TWO_RANK_OVERRIDES, 6  # killed past the first checkpoint
 
     commands = two_node_commands(stdlib, lost, free_port(), *overrides)
     nodes = [subprocess.Popen(commands[0], env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)]

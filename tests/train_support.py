@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 from textbooks.data.datasets import import_jsonl
@@ -57,3 +58,16 @@ def losses(run_dir: Path) -> dict[int, float]:
 
 def subprocess_env() -> dict[str, str]:
     return {**os.environ, **QUIET_ENV}
+
+
+# Two ranks, one sequence each per micro-batch, a checkpoint every 4 of 16 steps: the runs that
+# lose a node or are preempted, and the uninterrupted run they are compared with.
+TWO_RANK_STEPS = 16
+TWO_RANK_OVERRIDES = [*nano_overrides(TWO_RANK_STEPS, **{"checkpoint.every": 4, "eval.every": 4}),
+                      "batch.micro_batch=1", "parallel=ddp"]
+
+
+def torchrun_command(pack: Path, run_dir: Path, nproc: int, *overrides: str) -> list[str]:
+    torchrun = Path(sys.executable).with_name("torchrun")
+    return [str(torchrun), "--standalone", f"--nproc-per-node={nproc}", "-m", "textbooks", "train", "--config",
+            "tiny-pretrain", "--data", str(pack), "--out", str(run_dir), *overrides]

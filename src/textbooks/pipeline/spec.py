@@ -39,10 +39,11 @@ NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 @dataclass
 class Launcher:
-    """How a train stage's process starts: the runner hands the command over and waits, no scheduler.
+    """How a train stage's process starts: the runner hands the command over and waits.
 
     `prefix` goes first (e.g. "srun --nodes 2 --ntasks-per-node 1"); then `torchrun --nproc-per-node N
     [torchrun_args] -m textbooks train ...` when `torchrun` is set or N > 1, else `python -m textbooks train ...`.
+    With `sbatch` set, that command runs as a Slurm batch job (textbooks.pipeline.cluster).
     """
 
     prefix: str = ""
@@ -52,6 +53,7 @@ class Launcher:
     # The GPUs it starts on, as train/metrics.py's peak table names them (A100, H100, H200 NVL, ...):
     # the dry run's bill prices GPU-hours and wall time at their bf16 peak. Starts nothing.
     gpu: str = "A100"
+    sbatch: str = ""  # e.g. "--nodes=1 --ntasks=1 --gpus-per-node=8": submitted with sbatch (srun inside), waited for
 
     def __post_init__(self) -> None:
         if self.nproc_per_node < 1:

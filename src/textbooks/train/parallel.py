@@ -9,7 +9,10 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import signal
+import threading
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -51,6 +54,36 @@ def init_runtime(timeout_s: float | None = None) -> Runtime:
                                 device_id=device if device.type == "cuda" else None,
                                 timeout=datetime.timedelta(seconds=timeout_s) if timeout_s else None)
     return Runtime(rank=rank, world_size=world_size, local_rank=local_rank, device=device)
+
+
+class StopRequest:
+    """SIGUSR1 asks training to checkpoint and stop: Slurm sends it before a time limit or a
+    preemption (`sbatch --signal=USR1@120`, torchrun `--signals-to-handle` passing it on). Every
+    rank stops at the same step: the ranks agree on it after each step."""
+
+    def __init__(self) -> None:
+        self.asked = False
+
+    @contextlib.contextmanager
+    def listening(self) -> Iterator[StopRequest]:
+        if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+            yield self
+            return
+        previous = signal.signal(signal.SIGUSR1, self._ask)
+        try:
+            yield self
+        finally:
+            signal.signal(signal.SIGUSR1, previous)
+
+    def _ask(self, signum, frame) -> None:
+        self.asked = True
+
+    def agreed(self, runtime: Runtime) -> bool:
+        if not runtime.distributed:
+            return self.asked
+        flag = torch.tensor([int(self.asked)], device=runtime.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
 
 
 def lost_peer(runtime: Runtime, error: BaseException) -> bool:

@@ -124,6 +124,7 @@ class Trainer:
                  init: str | Path | None, score_checkpoint: CheckpointScorer | None = None):
         self.cfg, self.run_dir, self.rt, self.init = cfg, run_dir, runtime, init
         self.score_checkpoint = score_checkpoint
+        self.stop = parallel.StopRequest()
         self.model_config = model_config_of(cfg)
         self.accum = cfg.grad_accum_steps(runtime.world_size)
         self.resume_from = state.latest(run_dir)
@@ -181,40 +182,47 @@ class Trainer:
         self.model.train()
         last = {}
         first_step, started = True, time.perf_counter()
-        while self.step < cfg.max_steps:
-            self.step += 1
-            loss, grad_norm, lr = self.train_step()
-            log.advance()
-            final = self.step == cfg.max_steps
-            if first_step:  # compilation and warmup happen here: timed apart, not training speed
-                if loss is not None:
-                    loss.item()  # waits for the device
-                log.log(self.step, {"first_step_s": time.perf_counter() - started})
-                throughput.restart()
-                first_step = False
-            else:
-                throughput.add(self.tokens_per_step)
-            if loss is None:
-                log.message(f"step {self.step}: the global batch has no target token (data.loss_on=solution masks "
-                            "all of it); update skipped")
-            elif self.step % cfg.log.every == 0 or final:
-                last = {"loss": loss.item(), "lr": lr, "tokens": self.step * self.tokens_per_step}
-                if grad_norm is not None:
-                    last["grad_norm"] = grad_norm.item()
-                if not math.isfinite(last["loss"]):
-                    raise FloatingPointError(f"step {self.step}: loss is {last['loss']}")
-                if throughput.tokens:
-                    last.update(throughput.measure())
-                log.log(self.step, last)
-            save_now = final or (cfg.checkpoint.every and self.step % cfg.checkpoint.every == 0)
-            if save_now or (cfg.eval.every and self.step % cfg.eval.every == 0):
-                val_loss = self.validate()
-                if val_loss is not None:
-                    last["val_loss"] = val_loss
-                    log.log(self.step, {"val_loss": val_loss, "tokens": self.step * self.tokens_per_step})
-                if save_now:
-                    self.save({k: last[k] for k in ("loss", "val_loss") if k in last}, log)
-                throughput.restart()  # validation and saving are not training speed
+        with self.stop.listening():
+            while self.step < cfg.max_steps:
+                self.step += 1
+                loss, grad_norm, lr = self.train_step()
+                log.advance()
+                final = self.step == cfg.max_steps
+                if first_step:  # compilation and warmup happen here: timed apart, not training speed
+                    if loss is not None:
+                        loss.item()  # waits for the device
+                    log.log(self.step, {"first_step_s": time.perf_counter() - started})
+                    throughput.restart()
+                    first_step = False
+                else:
+                    throughput.add(self.tokens_per_step)
+                if loss is None:
+                    log.message(f"step {self.step}: the global batch has no target token (data.loss_on=solution masks "
+                                "all of it); update skipped")
+                elif self.step % cfg.log.every == 0 or final:
+                    last = {"loss": loss.item(), "lr": lr, "tokens": self.step * self.tokens_per_step}
+                    if grad_norm is not None:
+                        last["grad_norm"] = grad_norm.item()
+                    if not math.isfinite(last["loss"]):
+                        raise FloatingPointError(f"step {self.step}: loss is {last['loss']}")
+                    if throughput.tokens:
+                        last.update(throughput.measure())
+                    log.log(self.step, last)
+                save_now = final or (cfg.checkpoint.every and self.step % cfg.checkpoint.every == 0)
+                if save_now or (cfg.eval.every and self.step % cfg.eval.every == 0):
+                    val_loss = self.validate()
+                    if val_loss is not None:
+                        last["val_loss"] = val_loss
+                        log.log(self.step, {"val_loss": val_loss, "tokens": self.step * self.tokens_per_step})
+                    if save_now:
+                        self.save({k: last[k] for k in ("loss", "val_loss") if k in last}, log)
+                    throughput.restart()  # validation and saving are not training speed
+                if self.stop.agreed(self.rt) and not final:
+                    if not save_now:
+                        self.save({k: last[k] for k in ("loss", "val_loss") if k in last}, log)
+                    log.close()
+                    raise UserError(f"step {self.step}: stopped on SIGUSR1 (a time limit or preemption ahead) with "
+                                    f"a checkpoint in {self.run_dir}; the same command resumes from it")
         log.close()
         if self.rt.is_main and cfg.log.plot:
             plot_loss_curves({self.run_dir.name: self.run_dir}, self.run_dir / "loss.png")

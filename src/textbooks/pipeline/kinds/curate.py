@@ -36,8 +36,8 @@ class CurateStage(Stage):
     def output(self, out: Path, config: CurateConfig) -> Path:
         return config.result_dir(out)
 
-    def teacher(self, config: CurateConfig) -> TeacherConfig:
-        return config.teacher
+    def teacher(self, config: CurateConfig) -> TeacherConfig | None:
+        return None if config.until == "dedup" else config.teacher  # dedup stops before annotation: no teacher
 
     def key_extra(self, config: CurateConfig) -> str:
         """Local sources' content (paths, sizes, mtimes); a Hub dataset is named by its id alone."""

@@ -57,6 +57,11 @@ class TrainStage(Stage):
             args += ["--init", str(ctx.path("init"))]
         command = launch_command(ctx.launcher, args)
         print(f"  $ {shlex.join(command)}", flush=True)
+        if ctx.launcher.sbatch:
+            from textbooks.pipeline.cluster import run_as_batch_job
+
+            run_as_batch_job(command, ctx.out, ctx.launcher.sbatch, ctx.name)
+            return train_summary(ctx.out)
         code = subprocess.run(command).returncode
         if code != 0:
             raise UserError(f"the training process exited with {code} (its output is above)")
