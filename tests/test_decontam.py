@@ -317,7 +317,10 @@ def average_distance_from_mean(data):
     gaps = [abs(point - centre) for point in data]
     return sum(gaps) / len(gaps)
 '''
+# After an import that fails here: the rest of a file is still defined, statement by statement.
 REPHRASED_MBPP_23 = '''
+from somewhere_else import helper
+
 def best_row_sum(rows):
     """Largest total among the inner lists."""
     return max(sum(row) for row in rows)
