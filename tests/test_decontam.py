@@ -323,7 +323,8 @@ def test_a_copied_problem_statement_is_flagged_whatever_the_solution_and_clean_e
     assert set(matches.loc[matches.flagged, "record_id"]) == {r["id"] for r in copies}
     assert set(matches.loc[matches.statement >= config.min_statement_containment, "record_id"]) == {r["id"] for r in copies}
     report = (result.out / "report.md").read_text()
-    assert "| statement (>= 50% of its word n-grams): records / problems |" in report
+    assert f"| statement (>= {config.min_statement_containment:.0%} of its word n-grams): records / problems |" in report
+    assert "- statement tier: 35 of the 1,293,906 ordered pairs of different HumanEval and MBPP problems" in report
     # The AST tier alone finds 2 of them (the issue's measurement); HumanEval/10's prompt also holds a
     # working is_palindrome, which passes HumanEval/48's tests (11 problems similar).
     assert re.search(rf"\| {config.tau:g} \| 10 \| \d+ \| 2 / 2 \| 10 / 10 \|", report)
@@ -334,7 +335,9 @@ def test_the_statement_tier_needs_most_of_the_statement_not_a_shared_phrase(tmp_
     statement = "Check if in given list of numbers, are any two numbers closer to each other than given threshold."
     assert statement in " ".join(problem.prompt.split())
     phrase = '"""Check if in given list of numbers, are any two numbers closer"""\ndef f(xs):\n    return xs[::-1]\n'
-    whole = f'"""{statement}\n>>> has_close_elements([1.0, 2.0, 3.0], 0.5)\nFalse\n"""\ndef f(xs):\n    return xs[::-1]\n'
+    # HumanEval/0's docstring, its examples reformatted, over an unrelated body.
+    docstring = problem.prompt.split('"""')[1]
+    whole = f'"""{" ".join(docstring.split())}"""\ndef f(xs):\n    return xs[::-1]\n'
     records = [{"id": "phrase", "text": phrase}, {"id": "whole", "text": whole}]
     config = DecontamConfig(data_dir=data_dir, benchmarks=["humaneval"])
     result = pipeline.decontaminate(write_jsonl(tmp_path / "code.jsonl", records), tmp_path / "out", config, progress=False)
@@ -350,7 +353,10 @@ def average_distance_from_mean(data):
     gaps = [abs(point - centre) for point in data]
     return sum(gaps) / len(gaps)
 '''
+# After an import that fails here: the rest of a file is still defined, statement by statement.
 REPHRASED_MBPP_23 = '''
+from somewhere_else import helper
+
 def best_row_sum(rows):
     """Largest total among the inner lists."""
     return max(sum(row) for row in rows)

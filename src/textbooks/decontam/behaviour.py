@@ -102,7 +102,7 @@ def _called(reference: str, asserts: str) -> str:
 
 
 _RUNNER = '''
-import io, os, signal, sys, time, types
+import ast, io, os, signal, sys, time, types
 
 def _alarm(*_):
     raise TimeoutError("test took too long")
@@ -111,16 +111,25 @@ signal.signal(signal.SIGALRM, _alarm)
 _namespace = {"__name__": "record"}
 _quiet = io.StringIO()
 sys.stdout = sys.stderr = _quiet
+_deadline = time.monotonic() + BUDGET_S
+# Statement by statement: a failing import or a default argument naming a missing global does not
+# keep the rest of a file from being defined.
 try:
-    signal.setitimer(signal.ITIMER_REAL, TEST_S)
-    exec(compile(RECORD, "record.py", "exec"), _namespace)
+    _statements = [ast.Module(body=[statement], type_ignores=[]) for statement in ast.parse(RECORD).body]
 except BaseException:
-    pass
-finally:
-    signal.setitimer(signal.ITIMER_REAL, 0)
+    _statements = [RECORD]
+for _statement in _statements:
+    if time.monotonic() > _deadline:
+        break
+    try:
+        signal.setitimer(signal.ITIMER_REAL, TEST_S)
+        exec(compile(_statement, "record.py", "exec"), _namespace)
+    except BaseException:
+        pass
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
 _functions = [value for value in list(_namespace.values())
               if isinstance(value, types.FunctionType) and value.__code__.co_filename == "record.py"]
-_deadline = time.monotonic() + BUDGET_S
 for _key, _kind, _code, _entry in TESTS:
     for _function in _functions:
         if time.monotonic() > _deadline:

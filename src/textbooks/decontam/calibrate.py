@@ -1,7 +1,8 @@
 """How often the AST tier calls unrelated programs copies: the match rate over every pair of
 different HumanEval programs (164 choose 2 = 13,366 pairs), all pairs and those of similar length
 (the shorter dump at least 80% of the longer; these are the hard ones). tau is chosen so that at
-most 1% of unrelated pairs reach it.
+most 1% of unrelated pairs reach it. The statement tier the same way: how many different HumanEval
+and MBPP problems hold enough of each other's statement to be flagged.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from rapidfuzz.process import cdist
 
 from textbooks.benchmarks import benchmark_problems
 from textbooks.decontam.ast_match import normalise, similarity
+from textbooks.decontam.ngrams import NgramIndex, TokenHashes, word_tokens
+from textbooks.decontam.statement import problem_statement
 
 SIMILAR_LENGTH = 0.8
 PERCENTILES = (50, 90, 99, 99.9)
@@ -44,3 +47,17 @@ def calibrate(data_dir: str | Path | None = None) -> Calibration:
     lengths = np.array([len(d) for d in dumps])
     shorter, longer = np.minimum(lengths[first], lengths[second]), np.maximum(lengths[first], lengths[second])
     return Calibration(matrix[first, second], shorter >= SIMILAR_LENGTH * longer)
+
+
+def statement_calibration(min_statement: float, n: int, max_df: int, data_dir: str | Path | None = None) -> str:
+    """One line: the ordered pairs of different HumanEval and MBPP problems in which one problem's
+    text holds at least `min_statement` of the other's statement n-grams (MBPP asks some tasks
+    twice, so a few of these are the same task)."""
+    problems = benchmark_problems(["humaneval", "mbpp"], data_dir)
+    index = NgramIndex([word_tokens(problem_statement(p)) for p in problems], n, max_df, TokenHashes())
+    said = index.overlap([word_tokens(p.text) for p in problems])
+    share = said.shared / np.maximum(index.sizes[said.problem], 1)
+    flagged = int(((share >= min_statement) & (said.record != said.problem)).sum())
+    pairs = len(problems) * (len(problems) - 1)
+    return (f"- statement tier: {flagged:,} of the {pairs:,} ordered pairs of different HumanEval and MBPP problems "
+            f"({flagged / pairs:.4%}) hold at least {min_statement:.0%} of the other's statement {n}-grams")

@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from textbooks.benchmarks import Problem, benchmark_problems
 from textbooks.data.datasets import DatasetWriter, fingerprint
-from textbooks.decontam.calibrate import calibrate
+from textbooks.decontam.calibrate import calibrate, statement_calibration
 from textbooks.decontam.config import PAPER_TAUS, DecontamConfig
 from textbooks.decontam.judge import judge
 from textbooks.decontam.records import TrainingData
@@ -119,6 +119,9 @@ def decontaminate(source: str | Path, out: str | Path, config: DecontamConfig = 
     atomic_write_text(results / "report.md", render(source=str(data.path), num_records=data.num_rows, problems=problems,
                                               matches=matches, tau=config.tau, taus=taus, split_data=split_data,
                                               stats=summary, calibration=calibrate(config.data_dir),
+                                              statement_calibration=statement_calibration(
+                                                  config.min_statement_containment, config.statement_ngram,
+                                                  config.max_problems_per_ngram, config.data_dir),
                                               min_code_containment=config.min_code_containment,
                                               min_statement=config.min_statement_containment))
     scorer.timings["write"] = time.perf_counter() - started

@@ -74,8 +74,8 @@ def tier_table(matches: pa.Table, taus: Sequence[float], min_statement: float) -
 
 
 def render(*, source: str, num_records: int, min_code_containment: float, min_statement: float, problems: Sequence[Problem],
-           matches: pa.Table, tau: float,
-           taus: Sequence[float], split_data: dict[str, Any], stats: dict[str, Any], calibration: Calibration) -> str:
+           matches: pa.Table, tau: float, taus: Sequence[float], split_data: dict[str, Any], stats: dict[str, Any],
+           calibration: Calibration, statement_calibration: str) -> str:
     words = np.asarray(matches["ngram_words"]) > 0
     code = np.asarray(matches["ngram_code"])
     per_benchmark = [f"| {name} | {len(v['similar']) + len(v['not_similar']):,} | {len(v['similar']):,} |"
@@ -107,6 +107,7 @@ def render(*, source: str, num_records: int, min_code_containment: float, min_st
         "## Calibration: AST match rate of unrelated pairs (every pair of different HumanEval programs)",
         "",
         calibration.summary(tuple(sorted(set(taus) | {tau}, reverse=True))),
+        statement_calibration,
         "",
         "## Counts",
         "",

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from textbooks.benchmarks import Problem
 from textbooks.decontam.ast_match import Normalised, match_rate, normalise, units
-from textbooks.decontam.behaviour import behaviour_program, defines_function, passed_keys, problem_tests
+from textbooks.decontam.behaviour import ProblemTests, behaviour_program, defines_function, passed_keys, problem_tests
 from textbooks.decontam.config import DecontamConfig
 from textbooks.decontam.embedding import nearest, pair_distances
 from textbooks.decontam.ngrams import NgramIndex, TokenHashes, code_tokens, word_tokens
@@ -79,7 +79,7 @@ class Scorer:
         # A problem a one-liner solves (`return a * b`, `return len(s)`) is passed by any independent
         # utility that does the same: passing its tests is no evidence of a copy.
         tests = [None if len(code_tokens(p.program)) < self.config.behaviour_min_tokens else t for p, t in zip(self.problems, tests)]
-        self.tests: dict[str, Any] = {}
+        self.tests: dict[str, ProblemTests] = {}
         self.key_of = [t.key if t is not None else None for t in tests]
         first: dict[str, int] = {}
         for index, test in enumerate(tests):
