@@ -15,6 +15,8 @@ import keyword
 import random
 import re
 
+from textbooks.decontam import planted
+
 _KEPT = set(keyword.kwlist) | set(dir(builtins)) | {"self", "cls"}
 # Word-level synonyms for identifier parts and docstring prose (hand-picked, meaning-preserving).
 SYNONYMS = {
@@ -63,15 +65,7 @@ def _new_name(name: str, rng: random.Random, taken: set[str], function: bool) ->
 
 
 def defined_names(tree: ast.AST) -> list[str]:
-    names: dict[str, None] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            names[node.name] = None
-        elif isinstance(node, ast.arg):
-            names[node.arg] = None
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names[node.id] = None
-    return [name for name in names if name not in _KEPT]
+    return planted.defined_names(tree, _KEPT)
 
 
 class _Rename(ast.NodeTransformer):

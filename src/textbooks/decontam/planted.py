@@ -18,7 +18,7 @@ import builtins
 import keyword
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from textbooks.benchmarks import Problem
@@ -83,10 +83,13 @@ def clean_exercises(count: int, seed: int = 0) -> list[dict[str, Any]]:
     return [clean_exercise(rng, i) for i in range(count)]
 
 
-def _defined_names(program: str) -> list[str]:
-    kept = set(keyword.kwlist) | set(dir(builtins))
+RESERVED = frozenset(keyword.kwlist) | frozenset(dir(builtins))  # names a rename must leave alone
+
+
+def defined_names(tree: ast.AST, kept: Collection[str] = RESERVED) -> list[str]:
+    """The names a program defines (functions, classes, arguments, assigned names), first seen first."""
     names: dict[str, None] = {}
-    for node in ast.walk(parse_quietly(program)):
+    for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
             names[node.name] = None
         elif isinstance(node, ast.arg):
@@ -97,8 +100,9 @@ def _defined_names(program: str) -> list[str]:
 
 
 def renamed(program: str, rng: random.Random) -> str:
-    taken = set(_defined_names(program))
-    mapping = {name: _name(rng, taken) for name in _defined_names(program)}
+    defined = defined_names(parse_quietly(program))
+    taken = set(defined)
+    mapping = {name: _name(rng, taken) for name in defined}
     if not mapping:
         return program
     pattern = re.compile(r"\b(" + "|".join(map(re.escape, sorted(mapping, key=len, reverse=True))) + r")\b")
