@@ -125,8 +125,8 @@ def _run_pipeline(spec: PipelineSpec, run_dir: Path, options: RunOptions, echo: 
             log = stage_log(run_dir, name)
             echo(f"{prefix}: running into {planned.out.relative_to(run_dir)} (log: {log.relative_to(run_dir)})")
             try:
-                with stage_output(log, options.verbose, status=f"{prefix}: running"):
-                    seconds = run_stage_alone(plan, planned, echo)
+                seconds = run_stage_alone(plan, planned, echo,
+                                          stage_output(log, options.verbose, status=f"{prefix}: running"))
             except UserError as err:
                 raise UserError(f"stage {name} ({planned.stage.kind}): {err}; its log: {log}; finished stages are "
                                 "kept and the next run resumes this one") from None
@@ -167,14 +167,17 @@ def select_stages(plan: Plan, options: RunOptions) -> list[str]:
     return names
 
 
-def run_stage_alone(plan: Plan, planned: PlannedStage, echo: Callable[[str], None]) -> float:
+def run_stage_alone(plan: Plan, planned: PlannedStage, echo: Callable[[str], None],
+                    output: contextlib.AbstractContextManager) -> float:
     """`run_stage` under its output's lock: runs that share `stages/` (an experiment's arms, two
-    jobs) and need the same output wait for the one making it, then find it done."""
+    jobs) and need the same output wait for the one making it, then find it done. The wait is
+    told on the console; the stage's own output goes where `output` sends it (its log)."""
     lock = planned.out.with_name(f".{planned.out.name}.lock")
     with hold(lock, f"stage {planned.name} ({planned.out.name})", wait=True, on_wait=echo):
         if (planned.out / STAGE_RECORD).is_file():
             return 0.0
-        return run_stage(plan, planned)
+        with output:
+            return run_stage(plan, planned)
 
 
 def run_stage(plan: Plan, planned: PlannedStage) -> float:
