@@ -96,7 +96,8 @@ def test_judge_failures_are_counted_not_fatal(novel, tmp_path):
 
 def test_a_judge_budget_stops_the_judge_and_says_how_many_were_not_sent(novel, tmp_path):
     samples = graded_samples(novel, tmp_path / "samples.jsonl", {f"Novel/{i}": [(True, "6")] for i in range(4)})
-    with StandInJudge(model="stand-in") as server:
+    # A server that names itself (vLLM): its structured-output form is known, no probe spends from the budget.
+    with StandInJudge(model="stand-in", owned_by="vllm") as server:
         settings = TeacherConfig([server.url], "stand-in", max_tokens_total=60, max_in_flight=1)
         summary = evaluate(novel, tmp_path / "out", samples_file=samples, settings=EvalSettings(limit=4, workers=1),
                            progress=False, judge=settings)

@@ -61,13 +61,15 @@ def test_a_killed_pipeline_attaches_to_its_slurm_jobs_curates_the_local_bytes_an
 
     again = run_cli("run", str(path), env=slurm_cluster, timeout=280)
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
-    assert "dedup: attaching to Slurm jobs" in again.stdout, again.stdout
+    logged = (tmp_path / "run" / "logs" / "code.log").read_text()  # the quiet console: engines' lines go to the stage's log
+    assert "dedup: attaching to Slurm jobs" in logged, logged
     jobs = jobs_after(mark, slurm_cluster)
     submitted = Counter(name for _, name, _ in jobs)
     assert submitted and all(count == 1 for count in submitted.values()), jobs  # none submitted twice
     assert all(state == "COMPLETED" for _, _, state in jobs), jobs
     assert "textbooks-model" in submitted  # the train stage ran as a batch job (srun inside), waited for
-    assert "model: submitted Slurm job" in again.stdout, again.stdout
+    trained = (tmp_path / "run" / "logs" / "model.log").read_text()
+    assert "model: submitted Slurm job" in trained, trained
     assert (tmp_path / "run" / "model" / "metrics.jsonl").is_file()
 
     # The same steps on the local executor (`textbooks curate`, as the stage runs it): the same bytes.
