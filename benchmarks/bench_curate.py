@@ -77,7 +77,7 @@ def throughput(args) -> None:
     from textbooks.curate.clean import CleanConfig, clean_text
     from textbooks.curate.dedup_datatrove import DedupConfig, dedup_dataset
     from textbooks.curate.executor import ExecutorConfig
-    from textbooks.curate.job import CurateJob, run_clean
+    from textbooks.curate.job import CurateConfig, run_clean
     from textbooks.data.embed import get_embedder
 
     texts = stdlib_texts()
@@ -93,7 +93,7 @@ def throughput(args) -> None:
             return work / name
 
         results.append(("clean: rules only, one process", len(rows) / timed(lambda: [clean_text(t, CleanConfig()) for t in texts], args.repeats)))
-        results.append((f"clean: datatrove, {args.workers} workers", len(rows) / timed(lambda: run_clean(dataset, fresh("clean"), CurateJob(executor=executor)), args.repeats)))
+        results.append((f"clean: datatrove, {args.workers} workers", len(rows) / timed(lambda: run_clean(dataset, fresh("clean"), CurateConfig(executor=executor)), args.repeats)))
         datatrove_s = timed(lambda: dedup_dataset(dataset, fresh("dedup"), DedupConfig(), executor), args.repeats)
         loop_s = timed(lambda: near_dedup_loop(rows), args.repeats)
         results.append((f"dedup: datatrove, {args.workers} workers (7 stages)", len(rows) / datatrove_s))
