@@ -51,7 +51,9 @@ SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$DIR/munge/munge.socket
+# cred_expire: a requeued job may start again this many seconds after it stopped (default 120). Slurm
+# holds it that long because slurmd refuses the job's credentials revoked at the requeue until then.
+AuthInfo=socket=$DIR/munge/munge.socket,cred_expire=10
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SelectType=select/cons_tres
