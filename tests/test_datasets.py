@@ -179,6 +179,9 @@ def test_a_manifest_without_sizes_still_opens_and_a_torn_shard_is_named_when_rea
         list(Dataset.open(out).iter_records())
     problems = Dataset.open(out).verify()
     assert len(problems) == 1 and problems[0].startswith(f"{out / 'part-00002.parquet'}: not a readable Parquet file")
+    tokenized = run_cli("tokenize", "--input", str(out), "--out", str(tmp_path / "pack"))  # read in a worker process
+    assert tokenized.returncode == 2 and "Traceback" not in tokenized.stderr and tokenized.stderr.count("\n") == 1
+    assert tokenized.stderr.startswith(f"error: {out / 'part-00002.parquet'}: not a readable Parquet file")
 
 
 def test_shards_written_by_workers_as_datatrove_steps_do_carry_size_and_hash(tmp_path):

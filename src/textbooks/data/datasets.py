@@ -50,6 +50,17 @@ def fingerprint(stage: str, config: Mapping[str, Any], input_fingerprints: Seque
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def iter_shard_batches(shard: Path, columns: Sequence[str] | None = None,
+                       batch_size: int = 1024) -> Iterator[pa.RecordBatch]:
+    """Record batches of one shard of a dataset; a shard pyarrow cannot read (torn, with a
+    manifest too old to record sizes) is one line naming it and what to do."""
+    try:
+        yield from pq.ParquetFile(shard).iter_batches(batch_size=batch_size, columns=columns)
+    except (pa.ArrowInvalid, OSError) as err:
+        raise UserError(f"{shard}: not a readable Parquet file ({err}); run `textbooks dataset verify "
+                        f"{Path(shard).parent}`, then copy the dataset again or re-run the stage that wrote it") from None
+
+
 @dataclass(frozen=True)
 class Dataset:
     """A finished dataset directory (its manifest says so)."""
@@ -106,11 +117,7 @@ class Dataset:
     def iter_batches(self, columns: Sequence[str] | None = None, batch_size: int = 1024) -> Iterator[pa.RecordBatch]:
         """Stream record batches shard by shard (bounded memory)."""
         for shard in self.shards:
-            try:
-                yield from pq.ParquetFile(shard).iter_batches(batch_size=batch_size, columns=columns)
-            except (pa.ArrowInvalid, OSError) as err:  # a torn shard of a manifest without sizes
-                raise UserError(f"{shard}: not a readable Parquet file ({err}); run `textbooks dataset verify "
-                                f"{self.path}`, then copy the dataset again or re-run the stage that wrote it") from None
+            yield from iter_shard_batches(shard, columns, batch_size)
 
     def verify(self) -> list[str]:
         """One line per shard whose bytes differ from what the manifest records (sha256; a full

@@ -57,12 +57,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import pyarrow.parquet as pq
 from tokenizers import Tokenizer
 
 from textbooks import __version__
 from textbooks.config import output, pacing
-from textbooks.data.datasets import Dataset, fingerprint
+from textbooks.data.datasets import Dataset, fingerprint, iter_shard_batches
 from textbooks.errors import UserError
 from textbooks.io import StagedDirectory, finished_manifest
 from textbooks.train.shards import FORMAT_VERSION, MANIFEST, SPLITS, ShardWriter, token_dtype
@@ -285,7 +284,7 @@ def _pack_unit(unit: _Unit) -> dict[str, Any]:
     rng = np.random.default_rng([unit.seed, unit.input_index, unit.index])
     columns = ["prompt", "solution"] if unit.kind == "exercise" else ["text"]
     row = 0
-    for batch in pq.ParquetFile(unit.parquet).iter_batches(batch_size=BATCH_ROWS, columns=columns):
+    for batch in iter_shard_batches(unit.parquet, columns, BATCH_ROWS):
         tokens, masks = _encode(unit.kind, batch.to_pydict())
         rows = slice(row, row + batch.num_rows)
         train_order = rng.permutation(np.repeat(np.arange(batch.num_rows), unit.copies[rows]))
