@@ -65,7 +65,7 @@ def stand_ins(tmp_path: Path) -> list[str]:
     (tree / "add.py").write_text("def add(a, b):\n    return a + b\n")
     posts = tmp_path / "Posts.xml"
     posts.write_text('<?xml version="1.0"?>\n<posts></posts>\n')
-    # Synthetic sizes cut down too: the estimate walks every request of the templates.
+    # Synthetic sizes cut down too: seconds instead of the ~10 s a full-size sample of requests takes.
     return [f"stages.code.config.sources=[{tree},{posts}]", "stages.textbooks.config.tokens=20480",
             "stages.exercises.config.tokens=20480"]
 

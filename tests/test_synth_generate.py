@@ -9,7 +9,7 @@ from textbooks.data.datasets import Dataset
 from textbooks.data.schemas import validate_record
 from textbooks.errors import UserError
 from textbooks.synth.exercises import exercise_generator
-from textbooks.synth.generate import GenerationConfig, generate
+from textbooks.synth.generate import GenerationConfig, dry_run, generate
 from textbooks.synth.textbooks import textbook_generator
 from textbooks.teacher import TeacherConfig
 from textbooks.teacher.cache import AnswerCache
@@ -125,3 +125,14 @@ def test_a_spent_budget_stops_the_run_and_reruns_go_on_without_paying_twice(teac
     assert len(teacher.hits) == 12 and runs == 3
     generate(textbook_generator(config), teacher_config(teacher), tmp_path / "fresh", tmp_path / "fresh.sqlite")
     assert records(tmp_path / "tb") == records(tmp_path / "fresh")
+
+
+def test_a_large_dry_run_is_billed_from_a_seeded_sample_within_a_percent_of_every_request(tmp_path):
+    generator = textbook_generator(GenerationConfig(model="fake", num=3000, seed=3))
+    exact, exact_note = dry_run(generator, tmp_path / "none.sqlite", sample=10_000)
+    sampled, note = dry_run(generator, tmp_path / "none.sqlite", sample=300)
+    assert "sample" not in exact_note and "seeded sample of 300 of the 3,000 requests" in note
+    assert sampled.requests == exact.requests == 3000 and sampled.cached == 0
+    assert sampled.prompt_tokens == pytest.approx(exact.prompt_tokens, rel=0.01) and sampled.prompt_tokens != exact.prompt_tokens
+    assert sampled.max_completion_tokens == exact.max_completion_tokens
+    assert dry_run(generator, tmp_path / "none.sqlite", sample=300) == (sampled, note)  # the same sample every time

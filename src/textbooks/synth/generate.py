@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import math
+import random
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -202,24 +203,32 @@ def default_cache_path(out: str | Path) -> Path:
     return out.parent / f"{out.name}.teacher-cache.sqlite"
 
 
-def dry_run(generator: Generator, cache_path: str | Path) -> tuple[Estimate, str]:
-    """What the run would send, and a note on it; sends nothing, starts no teacher."""
+# Requests a dry run builds at most: phi-1's 1.3M textbook requests took 5.5 minutes to walk
+# one by one here; a seeded sample of 20,000 bills them in seconds (tokens within about 1%).
+DRY_RUN_SAMPLE = 20_000
+
+
+def dry_run(generator: Generator, cache_path: str | Path, sample: int = DRY_RUN_SAMPLE) -> tuple[Estimate, str]:
+    """What the run would send, and a note on it; sends nothing, starts no teacher. Beyond
+    `sample` requests, a seeded sample of them is built and the estimate extrapolated."""
     config = generator.config
     planned = config.num if config.num is not None else math.ceil(config.tokens / config.max_tokens_per_doc)
-    requests = (generator.request(i)[1] for i in range(planned))
+    indices = range(planned) if planned <= sample else sorted(random.Random(0).sample(range(planned), sample))
+    requests = (generator.request(i)[1] for i in indices)
     cache = AnswerCache(cache_path) if Path(cache_path).is_file() else None
     try:
         result = estimate(requests, cache)
     finally:
         if cache is not None:
             cache.close()
-    note = ""
+    notes = []
+    if len(indices) < planned:
+        result = result.scaled(planned)
+        notes.append(f"extrapolated from a seeded sample of {len(indices):,} of the {planned:,} requests")
     if config.tokens is not None:
-        note = (
-            f"--tokens {config.tokens:,}: at least {planned:,} requests (every answer kept at full length), "
-            f"at most {config.request_cap:,}"
-        )
-    return result, note
+        notes.append(f"--tokens {config.tokens:,}: at least {planned:,} requests (every answer kept at full length), "
+                     f"at most {config.request_cap:,}")
+    return result, "; ".join(notes)
 
 
 def generate(

@@ -114,6 +114,13 @@ class Estimate:
     without_max_tokens: int  # requests whose completion length only the server bounds
     max_cost_usd: float | None  # upper bound at the given prices; None without prices
 
+    def scaled(self, requests: int) -> Estimate:
+        """This estimate of a sample, extrapolated to `requests` requests drawn alike."""
+        factor = requests / self.requests if self.requests else 0.0
+        cost = None if self.max_cost_usd is None else self.max_cost_usd * factor
+        return Estimate(requests, round(self.cached * factor), round(self.prompt_tokens * factor),
+                        round(self.max_completion_tokens * factor), round(self.without_max_tokens * factor), cost)
+
     def __str__(self) -> str:
         cost = "" if self.max_cost_usd is None else f", at most ${self.max_cost_usd:.2f}"
         unbounded = f" ({self.without_max_tokens} without max_tokens)" if self.without_max_tokens else ""
