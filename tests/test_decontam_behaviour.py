@@ -3,10 +3,21 @@ asserts, and a one-line task (by its reference or by the passing function) is no
 
 from __future__ import annotations
 
+import json
+
+import pyarrow.parquet as pq
 import pytest
 
 from textbooks.benchmarks import benchmark_problems
-from textbooks.decontam.behaviour import behaviour_program, body_tokens, passes, problem_tests, solution_tokens
+from textbooks.decontam import pipeline
+from textbooks.decontam.behaviour import (
+    behaviour_program,
+    body_tokens,
+    passes,
+    problem_tests,
+    solution_tokens,
+    top_functions,
+)
 from textbooks.decontam.config import DecontamConfig
 from textbooks.decontam.differential import ReferenceInputs, confirm_program, confirmed, mutated_inputs
 from textbooks.decontam.ngrams import code_tokens
@@ -77,3 +88,67 @@ def test_the_one_liner_bar_counts_bodies_not_prompts(data_dir):
     code = 'import os\n\n@staticmethod\ndef largest(xs):\n    """Largest number."""\n    return max(xs)\n'
     assert body_tokens(code, 3) == len(code_tokens("return max(xs)")) < bar
     assert body_tokens(code, 4) is None
+
+
+# MBPP 814 (rhombus area) renamed and reworded between two standard-library functions
+# (benchmarks/data/rephrase, `in-a-file`): as a whole, the file is near other problems.
+IN_A_FILE = '''
+def imul(a, b):
+    "Same as a *= b."
+    a *= b
+    return a
+
+
+def calc_rombus_area(base, other):
+    """Implement one routine to work out that area_val of one rombus."""
+    area_val = base * other / 2
+    return area_val
+
+
+def _isoweek_to_gregorian(year, week, day):
+    # Year is bounded this way because 9999-12-31 is (9999, 52, 5)
+    if not MINYEAR <= year <= MAXYEAR:
+        raise ValueError(f"Year is out of range: {year}")
+
+    if not 0 < week < 53:
+        out_of_range = True
+
+        if week == 53:
+            # ISO years have 53 weeks in them on years starting with a
+            # Thursday and leap years starting on a Wednesday
+            first_weekday = _ymd2ord(year, 1, 1) % 7
+            if (first_weekday == 4 or (first_weekday == 3 and
+                                       _is_leap(year))):
+                out_of_range = False
+
+        if out_of_range:
+            raise ValueError(f"Invalid week: {week}")
+
+    if not 0 < day < 8:
+        raise ValueError(f"Invalid weekday: {day} (range is [1, 7])")
+
+    # Now compute the offset from (Y, 1, 1) in days:
+    day_offset = (week - 1) * 7 + (day - 1)
+
+    # Calculate the ordinal day for monday, week 1
+    day_1 = _isoweek1monday(year)
+    ord_day = day_1 + day_offset
+
+    return _ord2ymd(ord_day)
+'''
+
+
+def test_each_function_of_a_file_brings_its_own_nearest_problems_to_the_behaviour_tier(tmp_path, data_dir):
+    assert [part.split("(")[0] for part in top_functions(IN_A_FILE)] == ["def imul", "def calc_rombus_area", "def _isoweek_to_gregorian"]
+    assert top_functions("def f():\n    pass\n") == []
+    source = tmp_path / "code.jsonl"
+    source.write_text(json.dumps({"id": "in-a-file", "text": IN_A_FILE}) + "\n", encoding="utf-8")
+    flagged = {}
+    for per_function in (0, 10):
+        config = DecontamConfig(data_dir=data_dir, benchmarks=["humaneval", "mbpp"], behaviour_function_neighbours=per_function)
+        result = pipeline.decontaminate(source, tmp_path / f"out-{per_function}", config, progress=False)
+        matches = pq.read_table(result.out / "matches.parquet").to_pandas()
+        flagged[per_function] = set(matches.task_id[matches.flagged])
+    # (With it, `imul` passes MBPP 52, the parallelogram's area `b * h`, too: arithmetic one-liners
+    # of 6 tokens are over the bar.)
+    assert "814" not in flagged[0] and "814" in flagged[10]

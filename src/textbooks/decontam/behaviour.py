@@ -219,6 +219,13 @@ def _is_docstring(statement: ast.stmt) -> bool:
     return isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant) and isinstance(statement.value.value, str)
 
 
+def top_functions(code: str) -> list[str]:
+    """The source of each top-level function of `code`, when it has more than one (else none)."""
+    tree = parse_quietly(code)
+    found = [node for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)] if tree else []
+    return [ast.get_source_segment(code, node) or "" for node in found] if len(found) > 1 else []
+
+
 def defines_function(code: str) -> bool:
     """Whether the record could pass any test: it defines a function (cheap check before the sandbox)."""
     return re.search(r"^\s*(async\s+)?def\s", code, re.MULTILINE) is not None

@@ -61,6 +61,7 @@ class DecontamConfig:
     min_statement_containment: float = output(0.8)  # share of a problem statement's word n-grams that flags a record
     behaviour: bool = output(True)  # run records' functions against benchmark tests (needs the sandbox)
     behaviour_neighbours: int = output(40)  # nearest problems per record by text, and as many by description, tested
+    behaviour_function_neighbours: int = output(10)  # and as many again per function of a file of several
     behaviour_min_tokens: int = output(6)  # a reference or passing function body under this many code tokens: a one-liner, no evidence
     behaviour_inputs: int = output(50)  # more inputs a pass must match the reference's outputs on (`differential`); 0: none
     behaviour_max_problems: int = output(4)  # a function passing this many problems' tests is generic: not counted
@@ -91,7 +92,7 @@ class DecontamConfig:
                 raise UserError(f"{name}: {getattr(self, name)}; expected >= 1")
         if not 0.0 < self.min_statement_containment <= 1.0:
             raise UserError(f"min_statement_containment: {self.min_statement_containment}; expected 0 < share <= 1")
-        for name in ("behaviour_neighbours", "behaviour_inputs"):
+        for name in ("behaviour_neighbours", "behaviour_function_neighbours", "behaviour_inputs"):
             if getattr(self, name) < 0:
                 raise UserError(f"{name}: {getattr(self, name)}; expected >= 0")
         if self.judge is not None and not self.judge.endpoints:

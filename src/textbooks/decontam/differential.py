@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import itertools
 import pickle
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -103,23 +104,29 @@ def _mutations(value) -> list:
         return [value * 1.5 + 0.5, -value]
     if isinstance(value, str | list | tuple) and value:
         items = [value[::-1], value[1:], value + value[:1], value[:-1]]
-        if isinstance(value, list | tuple) and len(value) > 1:
-            items.append(type(value)(sorted(value, key=repr)))
+        if isinstance(value, list | tuple):
+            if len(value) > 1:
+                items.append(type(value)(sorted(value, key=repr)))
+            # Its first and last items mutated too: reordering alone never makes a new value (a 0
+            # among the numbers, an empty string among the words).
+            for position in sorted({0, len(value) - 1}):
+                for new in _mutations(value[position]):
+                    items.append(type(value)([*value[:position], new, *value[position + 1:]]))
         return items
     return []
 
 
 def mutated_inputs(asserts: str, entry: str) -> Iterable[tuple]:
-    """Each asserted argument list with one argument mutated, without repeats or the originals."""
+    """Each asserted argument list with one argument mutated, without repeats or the originals, the
+    asserts taken in turn (so that a cap on the inputs keeps some of each)."""
     originals = asserted_arguments(asserts, entry)
+    per_assert = [[args[:position] + (new,) + args[position + 1:] for position, value in enumerate(args)
+                   for new in _mutations(value)] for args in originals]
     seen = list(originals)
-    for args in originals:
-        for position, value in enumerate(args):
-            for new in _mutations(value):
-                candidate = args[:position] + (new,) + args[position + 1:]
-                if candidate not in seen:
-                    seen.append(candidate)
-                    yield candidate
+    for candidate in itertools.chain.from_iterable(itertools.zip_longest(*per_assert)):
+        if candidate is not None and candidate not in seen:
+            seen.append(candidate)
+            yield candidate
 
 
 _CONFIRM = '''

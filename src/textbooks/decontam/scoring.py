@@ -30,6 +30,7 @@ from textbooks.decontam.behaviour import (
     passes,
     problem_tests,
     solution_tokens,
+    top_functions,
 )
 from textbooks.decontam.config import DecontamConfig
 from textbooks.decontam.differential import ReferenceInputs, confirm_program, confirmed
@@ -202,10 +203,18 @@ class Scorer:
                 wanted[record].add(self.key_of[problem])
         if vectors is not None and k:
             prose = self.embedder.embed([record_prose(r["text"]) for r in records])
-            for view, mine in ((self.key_text_vectors, vectors), (self.key_statement_vectors, prose)):
-                near = nearest(mine, view, k, -1.0)
-                for record, key in zip(near.record, near.problem):
-                    wanted[record].add(self.keys[key])
+            views = [(vectors, prose, np.arange(len(records)), k)]
+            # A function among others in a file is near its problem alone, not as the whole file.
+            parts = [(index, part) for index, blocks in enumerate(codes) for part in top_functions("\n\n".join(blocks))]
+            if parts and self.config.behaviour_function_neighbours:
+                texts = [part for _, part in parts]
+                views.append((self.embedder.embed(texts), self.embedder.embed([record_prose(t) for t in texts]),
+                              np.array([index for index, _ in parts]), self.config.behaviour_function_neighbours))
+            for text, described, owner, count in views:
+                for mine, view in ((text, self.key_text_vectors), (described, self.key_statement_vectors)):
+                    near = nearest(mine, view, count, -1.0)
+                    for row, key in zip(near.record, near.problem):
+                        wanted[owner[row]].add(self.keys[key])
         programs, code_of_record = [], {}
         for index, blocks in enumerate(codes):
             code = "\n\n".join(blocks)
