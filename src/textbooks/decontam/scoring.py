@@ -3,8 +3,9 @@
 The n-gram, statement and embedding tiers propose candidate pairs (record, problem); only
 candidates get the AST match rate, so 1M records x ~1,700 problems costs about one AST comparison
 per record, not 1,700. The behavioural tier runs each record's functions against the tests of a
-wider set (the candidates and each record's nearest problems by text and by description: a
-rephrasing's words and code may both be new); a pair that passes becomes a candidate. Every
+wider set (the candidates, each record's nearest problems by text and by description, and each
+function's own in a file of several: a rephrasing's words and code may both be new); a pair that
+passes, and holds up on more inputs (`differential`), becomes a candidate. Every
 candidate gets every tier's score, so the report can say what each tier saw.
 """
 
