@@ -132,7 +132,12 @@ def rephrase_recall(work: Path, args, config: DecontamConfig | None = None) -> d
         summary[name] = (recall, len(false) / len(negatives))
         print(f"| {name} | " + " | ".join(f"{x:.0%}" for x in per_style) +
               f" | {recall:.0%} | {len(false)} ({len(false) / len(negatives):.1%}) | {precision:.1%} |")
-    false_ids = sorted({rid for rid in frame.record_id[frame.flagged] if by_id[rid]["label"] == "unrelated"})
+    false_ids = sorted({f"{rid} ({t})" for rid, t in zip(frame.record_id[frame.flagged], frame.task_id[frame.flagged])
+                        if by_id[rid]["label"] == "unrelated"})
+    caught = {rid for rid, b, t in zip(frame.record_id[frame.flagged], frame.benchmark[frame.flagged], frame.task_id[frame.flagged])
+              if by_id[rid]["label"] == "rephrasing" and _same_problem(by_id[rid], b, t)}
+    missed = sorted(f"{r['id']} ({r['task_id']})" for r in positives if r["id"] not in caught)
+    print(f"\nrephrasings missed: {missed or 'none'}")
     print(f"\nunrelated functions flagged: {false_ids or 'none'}; seconds per tier: {result.summary['seconds']} "
           f"(wall {wall:.0f} s, {result.summary.get('behaviour_records', 0)} records run in the sandbox)")
     return summary

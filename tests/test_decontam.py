@@ -17,7 +17,7 @@ from textbooks.config import from_dict
 from textbooks.data.datasets import Dataset, import_jsonl
 from textbooks.decontam import pipeline
 from textbooks.decontam.ast_match import match_rate, normalise, units
-from textbooks.decontam.behaviour import PASSED, behaviour_program, passed_keys, problem_tests
+from textbooks.decontam.behaviour import PASSED, behaviour_program, passes, problem_tests
 from textbooks.decontam.calibrate import calibrate
 from textbooks.decontam.config import PAPER_TAUS, DecontamConfig
 from textbooks.decontam.judge import read_verdict
@@ -395,9 +395,9 @@ def test_a_rephrasing_that_passes_its_problems_tests_in_the_sandbox_is_flagged_a
 
 
 def test_a_function_passing_many_problems_tests_is_generic_and_not_counted():
-    stdout = "\n".join([f"{PASSED} Mbpp/{n} 0" for n in (168, 204, 250, 666)] + [f"{PASSED} HumanEval/4 1", "noise"])
-    assert passed_keys(stdout, max_problems=4) == {"HumanEval/4"}
-    assert passed_keys(stdout, max_problems=5) == {"HumanEval/4", "Mbpp/168", "Mbpp/204", "Mbpp/250", "Mbpp/666"}
+    stdout = "\n".join([f"{PASSED} Mbpp/{n} 0 3" for n in (168, 204, 250, 666)] + [f"{PASSED} HumanEval/4 1 9", "noise"])
+    assert {(p.key, p.function, p.line) for p in passes(stdout, max_problems=4)} == {("HumanEval/4", 1, 9)}
+    assert {p.key for p in passes(stdout, max_problems=5)} == {"HumanEval/4", "Mbpp/168", "Mbpp/204", "Mbpp/250", "Mbpp/666"}
 
 
 def test_mbpp_asserts_for_true_and_false_are_not_passed_by_ones_and_zeros(data_dir):
@@ -407,4 +407,4 @@ def test_mbpp_asserts_for_true_and_false_are_not_passed_by_ones_and_zeros(data_d
     booleans = "def f(nums):\n    return nums[0] == 2\n"
     with Sandbox(workers=1) as sandbox:
         outputs = [sandbox.run(behaviour_program(code, [tests], 2.0, 10.0)).stdout for code in (ones_and_zeros, booleans)]
-    assert [passed_keys(out, max_problems=4) for out in outputs] == [set(), {"Mbpp/790"}]
+    assert [{p.key for p in passes(out, max_problems=4)} for out in outputs] == [set(), {"Mbpp/790"}]

@@ -7,9 +7,11 @@ Each problem's tests are the benchmark's: HumanEval's `check(candidate)` (HumanE
 One sandboxed program per record (`textbooks.sandbox`: training data is untrusted code) runs the
 record, then every function it defines against every candidate problem's tests, each test under
 its own alarm and the whole under a time budget, and prints the pairs that pass. A function passes
-as any name: the tests are handed the function, not its name. Not evidence, so not counted: passing
-a one-liner's tests (`Scorer`'s `behaviour_min_tokens`), or as many problems' as a generic utility
-does (`passed_keys`).
+as any name: the tests are handed the function, not its name. Not evidence, so not counted: a pass
+where the problem's reference or the passing function is a one-liner (its body, less a docstring,
+under `behaviour_min_tokens` code tokens: `solution_tokens`, `body_tokens`), a function passing as
+many problems' tests as a generic utility does (`passes`), and a pass that does not hold up on
+more inputs (`differential`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from textbooks.benchmarks import Problem
 from textbooks.benchmarks.download import benchmark_file
 from textbooks.benchmarks.loaders import NOVEL_FILE
 from textbooks.decontam.ast_match import parse_quietly
+from textbooks.decontam.ngrams import code_tokens
 from textbooks.io import read_jsonl
 
 PASSED = "BEHAVIOUR-PASSED"
@@ -57,7 +60,7 @@ def problem_tests(problems: Sequence[Problem], data_dir: str | Path | None) -> l
             asserts = "\n".join(row["test_list"]).replace("\r\n", "\n")
             code = row["test_setup_code"].replace("\r\n", "\n") + "\n" + _strict(asserts) + "\n"
             tests[f"Mbpp/{row['task_id']}"] = ProblemTests(f"Mbpp/{row['task_id']}", "asserts", code,
-                                                           _called(row["code"], asserts))
+                                                           entry_called(row["code"], asserts))
     return [tests.get(_key(p)) for p in problems]
 
 
@@ -92,7 +95,7 @@ def _key(problem: Problem) -> str:
     return problem.task_id  # HumanEval/N, Mbpp/N (MBPP+), Novel/N
 
 
-def _called(reference: str, asserts: str) -> str:
+def entry_called(reference: str, asserts: str) -> str:
     """The reference's function that the asserts call (the last such, as MBPP defines helpers first)."""
     tree = parse_quietly(reference)
     defined = ([n.name for n in tree.body if isinstance(n, ast.FunctionDef)] if tree is not None
@@ -101,7 +104,8 @@ def _called(reference: str, asserts: str) -> str:
     return (called or defined or ["_no_function_"])[-1]
 
 
-_RUNNER = '''
+# Runs RECORD statement by statement into `_functions` (the functions it defines), under `_deadline`.
+RECORD_RUNNER = '''
 import ast, io, os, signal, sys, time, types
 
 def _alarm(*_):
@@ -130,6 +134,9 @@ for _statement in _statements:
         signal.setitimer(signal.ITIMER_REAL, 0)
 _functions = [value for value in list(_namespace.values())
               if isinstance(value, types.FunctionType) and value.__code__.co_filename == "record.py"]
+'''
+
+_TESTS = '''
 for _key, _kind, _code, _entry in TESTS:
     for _function in _functions:
         if time.monotonic() > _deadline:
@@ -151,7 +158,8 @@ for _key, _kind, _code, _entry in TESTS:
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
         if _passed:
-            os.write(1, (MARK + " " + _key + " " + str(_functions.index(_function)) + "\\n").encode())
+            _where = str(_functions.index(_function)) + " " + str(_function.__code__.co_firstlineno)
+            os.write(1, (MARK + " " + _key + " " + _where + "\\n").encode())
 '''
 
 
@@ -159,20 +167,63 @@ def behaviour_program(record_code: str, tests: Iterable[ProblemTests], test_s: f
     """The sandboxed program that runs `record_code` and prints `PASSED key` per problem it passes."""
     table = [(t.key, t.kind, t.code, t.entry_point) for t in tests]
     return (f"RECORD = {record_code!r}\nTESTS = {json.dumps(table)}\nTEST_S = {test_s!r}\nBUDGET_S = {budget_s!r}\n"
-            f"MARK = {PASSED!r}\n" + _RUNNER)
+            f"MARK = {PASSED!r}\n" + RECORD_RUNNER + _TESTS)
 
 
-def passed_keys(stdout: str, max_problems: int) -> set[str]:
-    """The problems some function passes, less those of a function that passes `max_problems` or more:
-    one that solves that many different problems does something generic ("count the occurrences of
-    x", which MBPP asks five times), which says nothing about having seen any one of them."""
-    by_function: dict[str, set[str]] = {}
+@dataclass(frozen=True)
+class Pass:
+    key: str  # the problem's test key
+    function: int  # the function's index among those the record defines
+    line: int  # the line its definition starts on in the record
+
+
+def passes(stdout: str, max_problems: int) -> list[Pass]:
+    """The passes a program printed, less those of a function that passes `max_problems` or more
+    problems: one that solves that many different problems does something generic ("count the
+    occurrences of x", which MBPP asks five times), which says nothing about having seen any one."""
+    by_function: dict[int, list[Pass]] = {}
     for line in stdout.splitlines():
-        mark, _, rest = line.partition(" ")
-        key, _, function = rest.rpartition(" ")
-        if mark == PASSED and key:
-            by_function.setdefault(function, set()).add(key)
-    return {key for keys in by_function.values() if len(keys) < max_problems for key in keys}
+        fields = line.split(" ")
+        if len(fields) == 4 and fields[0] == PASSED and fields[2].isdigit() and fields[3].isdigit():
+            by_function.setdefault(int(fields[2]), []).append(Pass(fields[1], int(fields[2]), int(fields[3])))
+    return [p for found in by_function.values() if len({p.key for p in found}) < max_problems for p in found]
+
+
+def body_tokens(code: str, line: int) -> int | None:
+    """The code tokens of the body (docstring left out) of the function defined at `line` of `code`
+    (its first decorator's line, if any), None if no `def` or lambda starts there."""
+    tree = parse_quietly(code)
+    for node in ast.walk(tree) if tree is not None else ():
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+            if start == line:
+                body = node.body if isinstance(node.body, list) else [node.body]
+                if len(body) > 1 and _is_docstring(body[0]):
+                    body = body[1:]
+                return len(code_tokens("\n".join(ast.get_source_segment(code, b) or "" for b in body)))
+    return None
+
+
+def solution_tokens(problem: Problem) -> int:
+    """The code tokens of a problem's reference less its `def` lines: HumanEval's solution is the
+    entry function's body already; an MBPP solution is whole functions."""
+    if problem.program != problem.solution:
+        return len(code_tokens(problem.solution))
+    tree = parse_quietly(problem.solution)
+    headers = [node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)] if tree else []
+    signature = sum(len(code_tokens(f"def {node.name}({ast.unparse(node.args)}):")) for node in headers)
+    return len(code_tokens(problem.solution)) - signature
+
+
+def _is_docstring(statement: ast.stmt) -> bool:
+    return isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant) and isinstance(statement.value.value, str)
+
+
+def top_functions(code: str) -> list[str]:
+    """The source of each top-level function of `code`, when it has more than one (else none)."""
+    tree = parse_quietly(code)
+    found = [node for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)] if tree else []
+    return [ast.get_source_segment(code, node) or "" for node in found] if len(found) > 1 else []
 
 
 def defines_function(code: str) -> bool:

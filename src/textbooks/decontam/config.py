@@ -17,12 +17,17 @@ The defaults come from measurements (benchmarks/RESULTS.md, "Decontamination"):
                  80%, not half: at 50% that statement is "in" "... the perimeter of a pentagon"
                  (2 of its 3 n-grams); over the 1.29M ordered pairs of different HumanEval and MBPP
                  problems 50% flags 256, 80% flags 35 (24 of them MBPP's literal duplicates).
-  behaviour      each record's functions against the tests of its candidates and of its 40 nearest
-                 problems by text and 40 by description, in the sandbox (issue 24, finding 4:
-                 rephrasings). On benchmarks/data/rephrase's tuning half: 40 neighbours found 95%
-                 of rephrasings against 89% with 10; problems under 16 code tokens untested and
-                 functions passing 4+ problems not counted took unrelated flags from 1.8% to 1.1%
-                 (recall 91%); held out: 72% recall, 2.0% unrelated flagged (benchmarks/RESULTS.md).
+  behaviour      each record's functions against the tests of its candidates, of its 40 nearest
+                 problems by text and 40 by description, and of each function's own 10 nearest in
+                 a file of several, in the sandbox (issue 24, finding 4: rephrasings). On
+                 benchmarks/data/rephrase's tuning half: 40 neighbours found 95% of rephrasings
+                 against 89% with 10 (150: 98%, but 3 unrelated flags for 2); functions passing
+                 4+ problems not counted; a pass checked again against the references' outputs on
+                 50 more inputs (HumanEval+/MBPP+'s, else mutated assert arguments: 3 unrelated
+                 flags to 2); not counted where the reference's body or the passing function's has
+                 under 6 code tokens (the most that loses no tuning rephrasing; 10 loses 2, 16 loses
+                 13). Tuning half: 96% recall, 0.7% unrelated flagged; held out: 74%, 0.7%
+                 (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -58,7 +63,9 @@ class DecontamConfig:
     min_statement_containment: float = output(0.8)  # share of a problem statement's word n-grams that flags a record
     behaviour: bool = output(True)  # run records' functions against benchmark tests (needs the sandbox)
     behaviour_neighbours: int = output(40)  # nearest problems per record by text, and as many by description, tested
-    behaviour_min_tokens: int = output(16)  # problems whose program has fewer code tokens are not tested (one-liners)
+    behaviour_function_neighbours: int = output(10)  # and as many again per function of a file of several
+    behaviour_min_tokens: int = output(6)  # a reference or passing function body under this many code tokens: a one-liner, no evidence
+    behaviour_inputs: int = output(50)  # more inputs a pass must match the reference's outputs on (`differential`); 0: none
     behaviour_max_problems: int = output(4)  # a function passing this many problems' tests is generic: not counted
     behaviour_test_s: float = output(2.0)  # one function against one problem's tests
     behaviour_budget_s: float = output(20.0)  # one record's tests in all
@@ -87,8 +94,9 @@ class DecontamConfig:
                 raise UserError(f"{name}: {getattr(self, name)}; expected >= 1")
         if not 0.0 < self.min_statement_containment <= 1.0:
             raise UserError(f"min_statement_containment: {self.min_statement_containment}; expected 0 < share <= 1")
-        if self.behaviour_neighbours < 0:
-            raise UserError(f"behaviour_neighbours: {self.behaviour_neighbours}; expected >= 0")
+        for name in ("behaviour_neighbours", "behaviour_function_neighbours", "behaviour_inputs"):
+            if getattr(self, name) < 0:
+                raise UserError(f"{name}: {getattr(self, name)}; expected >= 0")
         if self.judge is not None and not self.judge.endpoints:
             raise UserError("judge.endpoints: empty; expected the judge's OpenAI-compatible URL (decontam has no "
                             "embedded judge)")

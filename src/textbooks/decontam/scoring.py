@@ -3,8 +3,9 @@
 The n-gram, statement and embedding tiers propose candidate pairs (record, problem); only
 candidates get the AST match rate, so 1M records x ~1,700 problems costs about one AST comparison
 per record, not 1,700. The behavioural tier runs each record's functions against the tests of a
-wider set (the candidates and each record's nearest problems by text and by description: a
-rephrasing's words and code may both be new); a pair that passes becomes a candidate. Every
+wider set (the candidates, each record's nearest problems by text and by description, and each
+function's own in a file of several: a rephrasing's words and code may both be new); a pair that
+passes, and holds up on more inputs (`differential`), becomes a candidate. Every
 candidate gets every tier's score, so the report can say what each tier saw.
 """
 
@@ -21,8 +22,19 @@ import pyarrow as pa
 
 from textbooks.benchmarks import Problem
 from textbooks.decontam.ast_match import Normalised, match_rate, normalise, units
-from textbooks.decontam.behaviour import ProblemTests, behaviour_program, defines_function, passed_keys, problem_tests
+from textbooks.decontam.behaviour import (
+    Pass,
+    ProblemTests,
+    behaviour_program,
+    body_tokens,
+    defines_function,
+    passes,
+    problem_tests,
+    solution_tokens,
+    top_functions,
+)
 from textbooks.decontam.config import DecontamConfig
+from textbooks.decontam.differential import ReferenceInputs, confirm_program, confirmed
 from textbooks.decontam.embedding import nearest, pair_distances
 from textbooks.decontam.ngrams import NgramIndex, TokenHashes, code_tokens, word_tokens
 from textbooks.decontam.records import code_of
@@ -78,7 +90,8 @@ class Scorer:
         tests = problem_tests(self.problems, self.config.data_dir) if self.config.behaviour else [None] * len(self.problems)
         # A problem a one-liner solves (`return a * b`, `return len(s)`) is passed by any independent
         # utility that does the same: passing its tests is no evidence of a copy.
-        tests = [None if len(code_tokens(p.program)) < self.config.behaviour_min_tokens else t for p, t in zip(self.problems, tests)]
+        tests = [None if solution_tokens(p) < self.config.behaviour_min_tokens else t for p, t in zip(self.problems, tests)]
+        self.references = ReferenceInputs(self.config.data_dir, self.config.behaviour_inputs)
         self.tests: dict[str, ProblemTests] = {}
         self.key_of = [t.key if t is not None else None for t in tests]
         first: dict[str, int] = {}
@@ -191,18 +204,64 @@ class Scorer:
                 wanted[record].add(self.key_of[problem])
         if vectors is not None and k:
             prose = self.embedder.embed([record_prose(r["text"]) for r in records])
-            for view, mine in ((self.key_text_vectors, vectors), (self.key_statement_vectors, prose)):
-                near = nearest(mine, view, k, -1.0)
-                for record, key in zip(near.record, near.problem):
-                    wanted[record].add(self.keys[key])
-        programs = []
+            views = [(vectors, prose, np.arange(len(records)), k)]
+            # A function among others in a file is near its problem alone, not as the whole file.
+            parts = [(index, part) for index, blocks in enumerate(codes) for part in top_functions("\n\n".join(blocks))]
+            if parts and self.config.behaviour_function_neighbours:
+                texts = [part for _, part in parts]
+                views.append((self.embedder.embed(texts), self.embedder.embed([record_prose(t) for t in texts]),
+                              np.array([index for index, _ in parts]), self.config.behaviour_function_neighbours))
+            for text, described, owner, count in views:
+                for mine, view in ((text, self.key_text_vectors), (described, self.key_statement_vectors)):
+                    near = nearest(mine, view, count, -1.0)
+                    for row, key in zip(near.record, near.problem):
+                        wanted[owner[row]].add(self.keys[key])
+        programs, code_of_record = [], {}
         for index, blocks in enumerate(codes):
             code = "\n\n".join(blocks)
             if wanted[index] and defines_function(code):
                 tests = [self.tests[key] for key in sorted(wanted[index])]
+                code_of_record[index] = code
                 programs.append((index, behaviour_program(code, tests, self.config.behaviour_test_s, self.config.behaviour_budget_s)))
         if not programs:
             return empty, empty, 0
+        found = {index: [p for p in passes(outcome.stdout, self.config.behaviour_max_problems)
+                         if self._substantial(code_of_record[index], p)]
+                 for index, outcome in self._run(programs)}
+        ok = self._confirm(code_of_record, found)
+        tested, passed = [], []
+        for index in found:
+            for key in wanted[index]:
+                for problem in self.problems_of[key]:
+                    tested.append(index * n_problems + problem)
+                    if key in ok.get(index, ()):
+                        passed.append(index * n_problems + problem)
+        return np.unique(np.array(tested, dtype=np.int64)), np.unique(np.array(passed, dtype=np.int64)), len(programs)
+
+    def _substantial(self, code: str, found: Pass) -> bool:
+        """A one-line function passing a problem's tests (`return max(xs)`) shows the task is a
+        one-liner, whatever the reference's length: no evidence of a copy."""
+        size = body_tokens(code, found.line)
+        return size is None or size >= self.config.behaviour_min_tokens
+
+    def _confirm(self, code_of_record: dict[int, str], found: dict[int, list[Pass]]) -> dict[int, set[str]]:
+        """The keys each record passes that hold up on the references' outputs for more inputs
+        (`differential`); a pass of a problem without more inputs stands as it is."""
+        programs, ok = [], {}
+        for index, passes_found in found.items():
+            checks = [(self.references.get(p.key), p.function) for p in passes_found]
+            ok[index] = {p.key for p, (inputs, _) in zip(passes_found, checks) if inputs is None}
+            checks = [(inputs, function) for inputs, function in checks if inputs is not None]
+            if checks:
+                programs.append((index, confirm_program(code_of_record[index], checks, self.config.behaviour_test_s,
+                                                        self.config.behaviour_budget_s)))
+        for index, outcome in self._run(programs):
+            ok[index] |= {key for key, _ in confirmed(outcome.stdout)}
+        return ok
+
+    def _run(self, programs: list[tuple[int, str]]) -> Iterator[tuple[int, Any]]:
+        if not programs:
+            return iter(())
         if self._sandbox is None:
             from textbooks.sandbox import IsolationUnavailable, Sandbox
 
@@ -210,16 +269,8 @@ class Scorer:
                 self._sandbox = Sandbox(workers=self.config.behaviour_workers)
             except IsolationUnavailable as err:
                 raise UserError(f"behaviour tier: {err}; or set behaviour=false to decontaminate without it") from None
-        tested, passed = [], []
         timeout = self.config.behaviour_budget_s + 2 * self.config.behaviour_test_s + 5
-        for index, outcome in self._sandbox.run_many(programs, timeout_s=timeout):
-            ok = passed_keys(outcome.stdout, self.config.behaviour_max_problems)
-            for key in wanted[index]:
-                for problem in self.problems_of[key]:
-                    tested.append(index * n_problems + problem)
-                    if key in ok:
-                        passed.append(index * n_problems + problem)
-        return np.unique(np.array(tested, dtype=np.int64)), np.unique(np.array(passed, dtype=np.int64)), len(programs)
+        return self._sandbox.run_many(programs, timeout_s=timeout)
 
     def _ast(self, codes: list[list[str]], record: np.ndarray, problem: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
         scores = np.full(len(record), np.nan, dtype=np.float32)
