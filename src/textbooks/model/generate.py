@@ -34,8 +34,8 @@ def _check_sampling(max_new_tokens: int, temperature: float, top_p: float) -> No
 def _next_tokens(logits: torch.Tensor, temperature: float, top_p: float, generator) -> torch.Tensor:
     """One token per row from logits (rows, vocab)."""
     if temperature == 0:
-        # max's indices are argmax's (the first of equal maxima), and the CPU kernel is ~1.6x faster
-        # on these (rows, 51,200) logits: 4% of a decoding step shrinks to 2.5%.
+        # max's indices are argmax's (the first of equal maxima, as transformers picks), and its CPU
+        # kernel is ~1.6x faster on (rows, 51,200) logits: 0.4 instead of 0.65 ms per step.
         return logits.max(dim=-1).indices
     probs = torch.softmax(logits.float() / temperature, dim=-1)
     if top_p < 1:
