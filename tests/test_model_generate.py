@@ -113,6 +113,16 @@ def test_greedy_output_matches_transformers_generate(model, prompt_ids):
     assert out[:, width:].tolist() == ours
 
 
+def test_greedy_picks_the_first_of_tied_tokens_as_argmax_does(prompt_ids):
+    torch.manual_seed(0)
+    model = Phi(PhiConfig.from_preset("nano")).eval()
+    with torch.no_grad():  # every row's logits are the bias: tokens 300 and 7 tie for the maximum
+        model.lm_head.weight.zero_()
+        model.lm_head.bias.zero_()
+        model.lm_head.bias[[300, 7]] = 1.0
+    assert generate_tokens(model, prompt_ids, max_new_tokens=3, eos_id=None) == [[7, 7, 7]] * len(prompt_ids)
+
+
 def test_generation_turns_dropout_off_and_restores_training_mode(prompt_ids):
     torch.manual_seed(0)
     model = Phi(PhiConfig.from_preset("nano", attn_pdrop=0.5, resid_pdrop=0.5, embd_pdrop=0.5)).train()
