@@ -394,6 +394,18 @@ def test_a_rephrasing_that_passes_its_problems_tests_in_the_sandbox_is_flagged_a
     assert off.summary["removed"] == 0 and off.summary["behaviour_records"] == 0
 
 
+def test_a_function_that_never_returns_is_stopped_per_test_and_the_records_copy_is_still_found(tmp_path, data_dir):
+    """Each test runs under its own alarm: the endless loop, tried first against every test, is cut
+    short each time, and the copy defined after it is still tested (the planted set's clean exercises all end)."""
+    looping = "def spin(values):\n    while True:\n        pass\n" + REPHRASED_HUMANEVAL_4
+    config = DecontamConfig(data_dir=data_dir, benchmarks=["humaneval"], behaviour_test_s=0.05)
+    result = pipeline.decontaminate(write_jsonl(tmp_path / "code.jsonl", [{"id": "loops", "text": looping}]), tmp_path / "out",
+                                    config, progress=False)
+    matches = pq.read_table(result.out / "matches.parquet").to_pandas()
+    flagged = matches[matches.flagged]
+    assert list(zip(flagged.task_id, flagged.behaviour)) == [("HumanEval/4", True)]
+
+
 def test_a_function_passing_many_problems_tests_is_generic_and_not_counted():
     stdout = "\n".join([f"{PASSED} Mbpp/{n} 0 3" for n in (168, 204, 250, 666)] + [f"{PASSED} HumanEval/4 1 9", "noise"])
     assert {(p.key, p.function, p.line) for p in passes(stdout, max_problems=4)} == {("HumanEval/4", 1, 9)}

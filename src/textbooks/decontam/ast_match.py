@@ -15,6 +15,7 @@ import ast
 import copy
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rapidfuzz.distance import Levenshtein
 
@@ -109,6 +110,9 @@ def normalised_dump(tree: ast.AST) -> str:
     return ast.dump(_Placeholders().visit(tree), annotate_fields=False)
 
 
+# Every decontaminate call normalises the ~2,300 benchmark programs again (seconds): kept for the next
+# call in the process (experiments, tests). Normalised is frozen, so sharing it is safe.
+@lru_cache(maxsize=8192)
 def normalise(code: str) -> Normalised:
     tree = parse_quietly(code)
     return Normalised(None if tree is None else normalised_dump(tree), " ".join(code.split()))

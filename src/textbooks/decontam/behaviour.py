@@ -21,6 +21,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from textbooks.benchmarks import Problem
@@ -80,6 +81,7 @@ class _StrictAsserts(ast.NodeTransformer):
         return node
 
 
+@lru_cache(maxsize=4096)  # MBPP's 974 test sets, rewritten again by every decontaminate call (seconds)
 def _strict(asserts: str) -> str:
     """MBPP's asserts with `x == True` meaning True, not 1: three asserts of a yes/no problem are
     otherwise passed by any function returning the right 0s and 1s (random code does)."""

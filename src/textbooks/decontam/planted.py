@@ -33,7 +33,7 @@ _STATEMENTS = (
     "{acc} = {k}",
     "for {x} in {seq}:\n    if {x} {cmp} {k}:\n        {acc} += {x}",
     "{res} = [{x} * {k} for {x} in {seq} if {x} % {k2} == 0]",
-    "while {acc} > {k}:\n    {acc} //= {k2}",
+    "while {acc} > {k}:\n    {acc} //= {k2} + 1",  # + 1: k2 may be 1, which would loop forever
     "{d} = {{}}\nfor {x} in {seq}:\n    {d}[{x}] = {d}.get({x}, 0) + 1",
     "{res} = sorted({seq}, reverse={flag})",
     "if not {seq}:\n    return {k}",

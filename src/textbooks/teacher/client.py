@@ -35,9 +35,7 @@ from collections import Counter
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
-
-import aiohttp
+from typing import TYPE_CHECKING, Any
 
 from textbooks.config import output, pacing
 from textbooks.errors import UserError
@@ -64,6 +62,11 @@ log = logging.getLogger("textbooks.teacher")
 MAX_RETRY_AFTER_S = 600.0
 BODY_SNIPPET_CHARS = 300
 DEFAULT_MAX_IN_FLIGHT = 16
+
+# aiohttp is imported where requests are sent: every `textbooks` process imports this module (for
+# TeacherConfig) and few send requests; its import was most of the command's start-up.
+if TYPE_CHECKING:
+    import aiohttp
 
 
 @dataclass(frozen=True)
@@ -231,6 +234,8 @@ class TeacherClient:
         aiohttp rather than httpx: at 64 requests in flight httpx spent ~1.2 ms of CPU per request
         here and held the client to 83% of the ideal rate; aiohttp needs ~0.3 ms (94%).
         """
+        import aiohttp
+
         return aiohttp.ClientSession(
             headers={"Authorization": f"Bearer {self._api_key}"} if self._api_key else {},
             timeout=aiohttp.ClientTimeout(total=self.config.timeout_s, connect=min(10.0, self.config.timeout_s)),
@@ -246,6 +251,8 @@ class TeacherClient:
 
     async def _probe(self, endpoint: Endpoint) -> None:
         """GET /models: which server is it (for the structured-output form)? Rest it if it is not there."""
+        import aiohttp
+
         try:
             timeout = aiohttp.ClientTimeout(total=min(10.0, self.config.timeout_s))
             async with self._http.get(f"{endpoint.url}/models", timeout=timeout) as response:
@@ -264,6 +271,8 @@ class TeacherClient:
     async def ping(self) -> dict[str, tuple[str, list[str]]]:
         """Each endpoint's (flavour, model ids) from /v1/models; UserError naming the first that
         does not answer like an OpenAI-compatible server."""
+        import aiohttp
+
         await self.start()
         servers = {}
         for endpoint in self._pool.endpoints:
@@ -482,6 +491,8 @@ class TeacherClient:
         return random.uniform(0, min(self.config.backoff_max_s, self.config.backoff_base_s * 2 ** (n - 1)))
 
     async def _send(self, endpoint: Endpoint, request: Request, body: dict[str, Any]) -> _Attempt:
+        import aiohttp
+
         url = f"{endpoint.url}/chat/completions" if request.is_chat else f"{endpoint.url}/completions"
         try:
             async with self._http.post(url, json=body) as response:

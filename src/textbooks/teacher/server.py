@@ -24,8 +24,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from textbooks.config import output, pacing
 from textbooks.errors import UserError
 from textbooks.teacher.client import TeacherConfig
@@ -143,6 +141,8 @@ class EmbeddedTeacher:
         return self
 
     def _wait_ready(self) -> None:
+        import httpx  # here: `textbooks` imports this module for ServerConfig; few processes start a server
+
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
