@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+import torch
 
 from textbooks.train import state
 from textbooks.train.trainer import train_from_cli
@@ -61,7 +62,14 @@ def logged_steps(run_dir: Path) -> int:
 def test_resume_after_sigkill_reproduces_the_uninterrupted_loss_curve_bitwise(stdlib, tmp_path):
     overrides = nano_overrides(STEPS, **{"checkpoint.every": 3, "eval.every": 3})
     straight, killed = tmp_path / "straight", tmp_path / "killed"
-    train_from_cli("tiny-pretrain", stdlib, straight, overrides=overrides)  # in this process: saves a start-up
+    # In this process (saves a start-up), on one thread as the subprocesses below (QUIET_ENV): with
+    # another thread count a CPU's GEMM may sum in another order, and the bits differ from step 1.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        train_from_cli("tiny-pretrain", stdlib, straight, overrides=overrides)
+    finally:
+        torch.set_num_threads(threads)
 
     process = subprocess.Popen(train_command(stdlib, killed, *overrides), env=subprocess_env(),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
