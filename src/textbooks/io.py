@@ -7,7 +7,8 @@
 - `StagedDirectory`: the same for long work in units (dataset shards, token shards): each finished
   unit leaves a completion marker, so a killed run resumes at the first unit without one; the
   staging directory is tied to the output's fingerprint, so a run with other settings starts over.
-- `read_jsonl`: JSONL (or .jsonl.gz) rows with errors that name the file and line.
+- `read_jsonl`: JSONL (or .jsonl.gz) rows with errors that name the file and line;
+  `JsonlAppender` appends rows one line at a time, for work that resumes from what it wrote.
 - `sha256_file`: the digest of a file, read in blocks.
 """
 
@@ -19,6 +20,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,6 +61,39 @@ def read_json(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a JSON object at the top level, got {type(data).__name__}")
     return data
+
+
+class JsonlAppender:
+    """Rows appended to a JSONL file, each line flushed at once: a killed process loses at most the
+    line being written. The file is fsynced at most once every `sync_every_s` seconds and on close,
+    so a power loss may lose the last second of rows, which a resumed run does again (an fsync per
+    line took 2.6 s of 11 when checking 1,640 HumanEval samples)."""
+
+    def __init__(self, path: str | Path, sync_every_s: float = 1.0):
+        self._file = open(path, "a", encoding="utf-8")
+        self._sync_every_s = sync_every_s
+        self._synced = time.monotonic()
+
+    def write(self, row: dict[str, Any]) -> None:
+        self._file.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self._file.flush()
+        if time.monotonic() - self._synced >= self._sync_every_s:
+            self._sync()
+
+    def _sync(self) -> None:
+        os.fsync(self._file.fileno())
+        self._synced = time.monotonic()
+
+    def close(self) -> None:
+        self._file.flush()
+        self._sync()
+        self._file.close()
+
+    def __enter__(self) -> JsonlAppender:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
 
 def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -22,7 +22,6 @@ a UserError naming file and line; nothing already written is touched.
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -41,7 +40,7 @@ from textbooks.eval.execution import EvalSettings, Sample, open_sandbox, program
 from textbooks.eval.extract import extract_program
 from textbooks.eval.judge import EMBEDDED
 from textbooks.eval.passk import KS, score
-from textbooks.io import atomic_write_json, read_jsonl, sha256_file
+from textbooks.io import JsonlAppender, atomic_write_json, read_jsonl, sha256_file
 from textbooks.teacher.client import TeacherConfig
 
 GENERATION_CHUNK = 32  # completions asked of a backend at a time; each chunk is on disk before the next
@@ -206,7 +205,7 @@ def generate_samples(benchmark: Benchmark, tasks: list[Task], backend: Backend, 
     max_new_tokens = settings.max_new_tokens or benchmark.max_new_tokens
     bar = tqdm(total=len(wanted), initial=len(wanted) - len(missing), desc=f"{benchmark.name} generate",
                unit="sample", disable=not progress)
-    with open(path, "a", encoding="utf-8") as f:
+    with JsonlAppender(path) as out:
         for start in range(0, len(missing), GENERATION_CHUNK):
             chunk = missing[start : start + GENERATION_CHUNK]
             # The seed follows the chunk's place in the whole run, so a fresh run repeats exactly.
@@ -222,7 +221,7 @@ def generate_samples(benchmark: Benchmark, tasks: list[Task], backend: Backend, 
                 new = [Sample(task.task_id, i, completion) for (_, task, i), completion in zip(chunk, completions)]
             for sample in new:
                 done[sample.task_id, sample.sample] = sample
-                _append(f, asdict(sample))
+                out.write(asdict(sample))
             bar.update(len(chunk))
     bar.close()
     return [done[task.task_id, i] for task, i in wanted]
@@ -237,12 +236,12 @@ def execute(benchmark: Benchmark, samples: list[Sample], settings: EvalSettings,
     done = {(r["task_id"], r["sample"]): r for r in _read_own(path, benchmark, "passed", dict)}
     todo = [s for s in samples if (s.task_id, s.sample) not in done]
     if unrunnable := [s for s in todo if s.problem]:
-        with open(path, "a", encoding="utf-8") as f:
+        with JsonlAppender(path) as out:
             for s in unrunnable:
                 done[s.task_id, s.sample] = result = {**asdict(s), "passed": False, "status": EXTRACTION_FAILED,
                                                       "error_type": None, "message": s.problem, "duration_s": 0.0,
                                                       "cpu_time_s": None}
-                _append(f, result)
+                out.write(result)
         todo = [s for s in todo if not s.problem]
     isolation = None
     if todo:
@@ -250,7 +249,7 @@ def execute(benchmark: Benchmark, samples: list[Sample], settings: EvalSettings,
         by_key = {(s.task_id, s.sample): s for s in todo}
         bar = tqdm(total=len(samples), initial=len(samples) - len(todo), desc=f"{benchmark.name} execute",
                    unit="sample", disable=not progress)
-        with open_sandbox(settings) as sandbox, open(path, "a", encoding="utf-8") as f:
+        with open_sandbox(settings) as sandbox, JsonlAppender(path) as out:
             isolation = sandbox.isolation
             for key, outcome in sandbox.run_many(programs(benchmark, todo, settings)):
                 sample = by_key[key]
@@ -259,7 +258,7 @@ def execute(benchmark: Benchmark, samples: list[Sample], settings: EvalSettings,
                           "duration_s": round(outcome.duration_s, 4),
                           "cpu_time_s": None if outcome.cpu_time_s is None else round(outcome.cpu_time_s, 4)}
                 done[key] = result
-                _append(f, result)
+                out.write(result)
                 bar.update()
         bar.close()
     return [done[s.task_id, s.sample] for s in samples], isolation
@@ -308,10 +307,3 @@ def _read_own(path: Path, benchmark: Benchmark, field: str, kind) -> list:
         rows.append(Sample(**{name: row[name] for name in Sample.__dataclass_fields__ if name in row})
                     if kind is Sample else row)
     return rows
-
-
-def _append(f, row: dict) -> None:
-    # One write per line, flushed and synced: a killed run loses at most the line being written.
-    f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    f.flush()
-    os.fsync(f.fileno())
