@@ -58,10 +58,9 @@ def problem_tests(problems: Sequence[Problem], data_dir: str | Path | None) -> l
             tests[row["task_id"]] = ProblemTests(row["task_id"], "check", row["test"], row["entry_point"])
     if wanted & {"mbpp", "mbpp-sanitized", "mbpp+"}:
         for _, row in read_jsonl(benchmark_file("mbpp.jsonl", data_dir)):
-            asserts = "\n".join(row["test_list"]).replace("\r\n", "\n")
+            _, asserts, entry = mbpp_case(row)
             code = row["test_setup_code"].replace("\r\n", "\n") + "\n" + _strict(asserts) + "\n"
-            tests[f"Mbpp/{row['task_id']}"] = ProblemTests(f"Mbpp/{row['task_id']}", "asserts", code,
-                                                           entry_called(row["code"], asserts))
+            tests[f"Mbpp/{row['task_id']}"] = ProblemTests(f"Mbpp/{row['task_id']}", "asserts", code, entry)
     return [tests.get(_key(p)) for p in problems]
 
 
@@ -95,6 +94,13 @@ def _key(problem: Problem) -> str:
     if problem.benchmark in ("mbpp", "mbpp-sanitized"):
         return f"Mbpp/{problem.task_id}"
     return problem.task_id  # HumanEval/N, Mbpp/N (MBPP+), Novel/N
+
+
+def mbpp_case(row: dict) -> tuple[str, str, str]:
+    """An MBPP row's reference code, its asserts (one per line) and the function they call."""
+    code = row["code"].replace("\r\n", "\n")
+    asserts = "\n".join(row["test_list"]).replace("\r\n", "\n")
+    return code, asserts, entry_called(code, asserts)
 
 
 def entry_called(reference: str, asserts: str) -> str:
@@ -200,7 +206,7 @@ def body_tokens(code: str, line: int) -> int | None:
             start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
             if start == line:
                 body = node.body if isinstance(node.body, list) else [node.body]
-                if len(body) > 1 and _is_docstring(body[0]):
+                if len(body) > 1 and ast.get_docstring(node, clean=False) is not None:
                     body = body[1:]
                 return len(code_tokens("\n".join(ast.get_source_segment(code, b) or "" for b in body)))
     return None
@@ -215,10 +221,6 @@ def solution_tokens(problem: Problem) -> int:
     headers = [node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)] if tree else []
     signature = sum(len(code_tokens(f"def {node.name}({ast.unparse(node.args)}):")) for node in headers)
     return len(code_tokens(problem.solution)) - signature
-
-
-def _is_docstring(statement: ast.stmt) -> bool:
-    return isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant) and isinstance(statement.value.value, str)
 
 
 def top_functions(code: str) -> list[str]:

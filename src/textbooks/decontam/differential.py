@@ -23,7 +23,7 @@ from pathlib import Path
 from textbooks.benchmarks.download import benchmark_file
 from textbooks.benchmarks.loaders import plus_inputs
 from textbooks.decontam.ast_match import parse_quietly
-from textbooks.decontam.behaviour import RECORD_RUNNER, entry_called
+from textbooks.decontam.behaviour import RECORD_RUNNER, mbpp_case
 from textbooks.io import read_jsonl
 
 CONFIRMED = "BEHAVIOUR-CONFIRMED"
@@ -77,9 +77,8 @@ class ReferenceInputs:
                                                             "entry": row["entry_point"]})
         else:
             for _, row in read_jsonl(benchmark_file("mbpp.jsonl", self.data_dir)):
-                code, asserts = row["code"].replace("\r\n", "\n"), "\n".join(row["test_list"])
-                rows.setdefault(f"Mbpp/{row['task_id']}", []).append({"source": code, "entry": entry_called(code, asserts),
-                                                                      "asserts": asserts})
+                code, asserts, entry = mbpp_case(row)
+                rows.setdefault(f"Mbpp/{row['task_id']}", []).append({"source": code, "entry": entry, "asserts": asserts})
         for _, row in read_jsonl(benchmark_file(self.PLUS_FILES[family], self.data_dir)):
             inputs = [*plus_inputs(row["task_id"], row["base_input"]), *plus_inputs(row["task_id"], row["plus_input"])]
             rows.setdefault(row["task_id"], []).append({"source": row["prompt"] + row["canonical_solution"],
