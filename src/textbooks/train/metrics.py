@@ -11,6 +11,8 @@ from pathlib import Path
 
 import torch
 
+from textbooks.io import JsonlAppender
+
 # Dense bf16 tensor-core peak, TFLOP/s, from the vendors' datasheets (sparsity excluded). Matched
 # in order against torch.cuda.get_device_name(), so the more specific names come first.
 BF16_PEAK_TFLOPS: tuple[tuple[str, float], ...] = (
@@ -96,7 +98,7 @@ class MetricsLogger:
         if not enabled:
             return
         keep_records_up_to(self.path, start_step)
-        self.file = self.path.open("a", encoding="utf-8")
+        self.file = JsonlAppender(self.path)
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
@@ -110,8 +112,7 @@ class MetricsLogger:
         if not self.enabled:
             return
         record = {"step": step, **values}
-        self.file.write(json.dumps(record) + "\n")
-        self.file.flush()
+        self.file.write(record)
         if self.writer is not None:
             for key, value in values.items():
                 self.writer.add_scalar(key, value, step)
