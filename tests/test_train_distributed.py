@@ -151,10 +151,20 @@ def test_two_nodes_one_lost_the_other_exits_with_a_clear_message_and_both_restar
     interrupted_at = state.latest(lost).step
     assert 4 <= interrupted_at < steps
 
-    restarted = [subprocess.Popen(command, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-                 for command in two_node_commands(stdlib, lost, free_port(), *overrides)]
-    outputs = [node.communicate(timeout=300)[0] for node in restarted]
-    assert [node.returncode for node in restarted] == [0, 0], outputs[0][-3000:]
+    logs = [tmp_path / f"node{i}.log" for i in range(2)]
+    restarted = []
+    for command, log in zip(two_node_commands(stdlib, lost, free_port(), *overrides), logs):
+        with log.open("w") as out:
+            restarted.append(subprocess.Popen(command, env=subprocess_env(), stdout=out, stderr=subprocess.STDOUT))
+    try:
+        for node in restarted:
+            node.wait(timeout=300)
+    except subprocess.TimeoutExpired:  # both nodes' logs say which one hung, and where
+        for node in restarted:
+            node.kill()
+        pytest.fail("\n".join(f"node {i} did not exit in 300 s:\n{log.read_text()[-3000:]}" for i, log in enumerate(logs)))
+    outputs = [log.read_text() for log in logs]
+    assert [node.returncode for node in restarted] == [0, 0], [output[-3000:] for output in outputs]
     assert any(f"(step {interrupted_at})" in output for output in outputs), outputs  # "resuming from ... (step N)"
     resumed, reference = losses(lost), losses(straight)
     assert sorted(resumed) == list(range(1, steps + 1))

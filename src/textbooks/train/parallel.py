@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import gc
 import os
 import signal
 import threading
@@ -101,7 +102,16 @@ def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 
 def shutdown(runtime: Runtime) -> None:
+    """Destroy the process group; the caller has dropped its model (DDP's reducer) first.
+
+    A reducer freed after the group is its last owner, and its deallocation holds the GIL while
+    gloo's destructor waits for the group's worker threads; a worker finishing a collective that
+    backward launched needs the GIL too (torch keeps a Python object in that work's thread state),
+    so the process hung at exit after losing a rank. Freed here, the group's Python handle
+    releases the GIL while its threads stop. `gc.collect` frees modules kept by reference cycles.
+    """
     if runtime.distributed and dist.is_initialized():
+        gc.collect()
         dist.destroy_process_group()
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -68,8 +69,10 @@ def train(cfg: TrainConfig, data_dir: str | Path, run_dir: str | Path, *, init: 
     try:
         trainer = Trainer(cfg, Path(data_dir), Path(run_dir), runtime, init, score_checkpoint)
         return trainer.run()
-    except (RuntimeError, torch.distributed.DistError) as error:
-        if not parallel.lost_peer(runtime, error):
+    except BaseException as error:
+        if runtime.distributed:  # the traceback's frames hold the model: it must go before the group (parallel.shutdown)
+            traceback.clear_frames(error.__traceback__)
+        if not isinstance(error, (RuntimeError, torch.distributed.DistError)) or not parallel.lost_peer(runtime, error):
             raise
         saved = state.latest(Path(run_dir))
         at = f" at step {trainer.step}" if trainer is not None else ""
@@ -78,6 +81,8 @@ def train(cfg: TrainConfig, data_dir: str | Path, run_dir: str | Path, *, init: 
                         f"it resumes from {saved.path if saved else 'the start'}") from None
     finally:
         torch.use_deterministic_algorithms(deterministic)  # a library call leaves the process as it was
+        if trainer is not None:
+            trainer.model = trainer.optimizer = None
         parallel.shutdown(runtime)
 
 
