@@ -113,3 +113,10 @@ def test_the_server_dies_with_a_parent_killed_without_cleanup(tmp_path):
     else:
         os.kill(server_pid, signal.SIGKILL)
         pytest.fail("the llama.cpp server outlived its killed parent")
+
+
+def test_the_server_wrapper_rejects_an_extra_buffers_value_it_does_not_know():
+    done = subprocess.run([sys.executable, "-m", "textbooks.teacher.llama_server", "--extra_buffers", "maybe", "--model", "x.gguf"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "--extra_buffers: maybe; expected true or false" in done.stderr

@@ -49,6 +49,14 @@ def decoding_threads() -> int:
     return 2 if idle_cores >= 2 else 1
 
 
+def cpu_has_amx() -> bool:
+    """Whether this CPU has Intel AMX, where llama.cpp's AMX kernels crash (see llama_server.py)."""
+    try:
+        return "amx_int8" in Path("/proc/cpuinfo").read_text().split()
+    except OSError:  # not Linux: no /proc; llama.cpp's AMX kernels are built for Linux and Windows
+        return False
+
+
 def _die_with_parent() -> None:
     """Linux prctl(PR_SET_PDEATHSIG, SIGTERM) in the child; a no-op elsewhere."""
     try:
@@ -80,8 +88,8 @@ class ServerConfig:
 
 
 class EmbeddedTeacher:
-    """Starts `python -m llama_cpp.server` on 127.0.0.1, waits until /v1/models answers, stops it
-    on exit (SIGTERM, then SIGKILL after `stop_timeout_s`)."""
+    """Starts llama-cpp-python's server (`textbooks.teacher.llama_server`) on 127.0.0.1, waits
+    until /v1/models answers, stops it on exit (SIGTERM, then SIGKILL after `stop_timeout_s`)."""
 
     def __init__(
         self,
@@ -123,7 +131,7 @@ class EmbeddedTeacher:
         self.port = self.port or free_port()
         self._log = tempfile.NamedTemporaryFile(prefix="llama-server-", suffix=".log", delete=False)
         command = [
-            sys.executable, "-m", "llama_cpp.server",
+            sys.executable, "-m", "textbooks.teacher.llama_server", "--extra_buffers", str(not cpu_has_amx()).lower(),
             "--model", str(gguf), "--model_alias", self.model,
             "--host", "127.0.0.1", "--port", str(self.port),
             "--n_ctx", str(self.n_ctx), "--n_threads", str(self.n_threads),
