@@ -82,6 +82,15 @@ def slurm_cluster(tmp_path_factory) -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture(scope="session")
+def stdlib_tokens(tmp_path_factory) -> Path:
+    """train_support's standard-library token pack, packed once for the modules that train on it
+    (read-only: runs memory-map it)."""
+    from train_support import stdlib_pack
+
+    return stdlib_pack(tmp_path_factory.mktemp("stdlib"))
+
+
+@pytest.fixture(scope="session")
 def two_rank_run(tmp_path_factory) -> tuple[Path, Path]:
     """(token pack, run directory) of an uninterrupted two-rank torchrun (train_support's
     TWO_RANK_OVERRIDES), trained once for the tests that interrupt the same run."""

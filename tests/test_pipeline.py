@@ -330,3 +330,12 @@ def test_a_stage_that_fails_is_named_and_what_finished_before_it_is_kept(tmp_pat
     with pytest.raises(UserError, match=r"stage pack-a \(tokenize\): .*no-tokenizer\.json.*next run resumes"):
         run(path)
     assert (tmp_path / "run" / "code-a" / "stage.json").is_file()
+
+
+def test_starting_a_run_or_an_experiment_leaves_torch_unimported():
+    # torch's import takes seconds: a pipeline without a train stage never needs it, and the
+    # training processes import their own.
+    code = ("import sys\nfrom textbooks.pipeline.runner import run_pipeline\nfrom textbooks.pipeline.cli import register\n"
+            "from textbooks.experiments.data_quality import run_data_quality\nfrom textbooks.experiments.pruning import run_pruning\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -16,23 +16,18 @@ from textbooks.model.load import load_model
 from textbooks.train import state
 from textbooks.train.metrics import read_metrics
 from textbooks.train.trainer import train_from_cli
-from train_support import losses, nano_overrides, stdlib_pack
+from train_support import losses, nano_overrides
 
 GOLDEN = Path(__file__).parent / "data" / "train_golden_nano.json"
 STEPS = 20
 
 
 @pytest.fixture(scope="module")
-def stdlib(tmp_path_factory) -> Path:
-    return stdlib_pack(tmp_path_factory.mktemp("stdlib"))
-
-
-@pytest.fixture(scope="module")
-def nano_run(stdlib, tmp_path_factory) -> Path:
+def nano_run(stdlib_tokens, tmp_path_factory) -> Path:
     run_dir = tmp_path_factory.mktemp("runs") / "nano"
     overrides = nano_overrides(STEPS, **{"checkpoint.every": 10, "eval.every": 10, "checkpoint.keep_last": 1,
                                           "log.plot": True})
-    train_from_cli("tiny-pretrain", stdlib, run_dir, overrides=overrides)
+    train_from_cli("tiny-pretrain", stdlib_tokens, run_dir, overrides=overrides)
     return run_dir
 
 
@@ -54,10 +49,10 @@ def test_loss_goes_down_on_the_standard_library(nano_run):
 
 
 @pytest.mark.slow
-def test_loss_curve_matches_the_stored_golden_curve(nano_run, stdlib):
+def test_loss_curve_matches_the_stored_golden_curve(nano_run, stdlib_tokens):
     golden = json.loads(GOLDEN.read_text())
     # The corpus is checked in; a different stream means the tokenizer or the packer changed.
-    assert stream_sha256(stdlib) == golden["train_stream_sha256"]
+    assert stream_sha256(stdlib_tokens) == golden["train_stream_sha256"]
     curve = losses(nano_run)
     # Same data, same seed; only the CPU's float rounding may differ from the recording machine.
     np.testing.assert_allclose([curve[s] for s in range(1, STEPS + 1)], golden["loss"], atol=2e-3)
@@ -91,24 +86,24 @@ def test_consolidated_checkpoint_loads_and_exports_to_transformers(nano_run, tmp
 
 
 @pytest.mark.slow
-def test_init_from_a_checkpoint_of_another_architecture_fails_before_any_step(nano_run, stdlib, tmp_path):
+def test_init_from_a_checkpoint_of_another_architecture_fails_before_any_step(nano_run, stdlib_tokens, tmp_path):
     run_dir = tmp_path / "finetune"
     with pytest.raises(UserError, match=r"does not fit the configured model 'tiny'.*d_model=64"):
-        train_from_cli("tiny-finetune", stdlib, run_dir, init=nano_run, overrides=["log.progress_bar=false"])
+        train_from_cli("tiny-finetune", stdlib_tokens, run_dir, init=nano_run, overrides=["log.progress_bar=false"])
     assert not (run_dir / "metrics.jsonl").exists()
 
 
 @pytest.mark.slow
-def test_resuming_a_run_with_another_model_is_a_user_error(nano_run, stdlib, tmp_path):
+def test_resuming_a_run_with_another_model_is_a_user_error(nano_run, stdlib_tokens, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(nano_run, copy)
     with pytest.raises(UserError, match=r"config.yaml: resuming this run with model.preset='tiny'"):
-        train_from_cli("tiny-pretrain", stdlib, copy, overrides=nano_overrides(STEPS + 5, **{"model.preset": "tiny"}))
+        train_from_cli("tiny-pretrain", stdlib_tokens, copy, overrides=nano_overrides(STEPS + 5, **{"model.preset": "tiny"}))
     assert max(losses(copy)) == STEPS
 
 
 @pytest.mark.slow
-def test_a_save_killed_half_way_leaves_the_previous_checkpoint_to_resume_from(nano_run, stdlib, tmp_path):
+def test_a_save_killed_half_way_leaves_the_previous_checkpoint_to_resume_from(nano_run, stdlib_tokens, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(nano_run, copy)
     partial = copy / "checkpoints" / "step-0000025.tmp"
@@ -116,25 +111,25 @@ def test_a_save_killed_half_way_leaves_the_previous_checkpoint_to_resume_from(na
     (partial / "state" / "__0_0.distcp").write_bytes(b"\0" * 100)  # a crash before meta.json and the rename
     assert state.latest(copy).step == STEPS
     overrides = nano_overrides(STEPS + 5, **{"checkpoint.every": 5, "eval.every": 10, "checkpoint.keep_last": 1})
-    summary = train_from_cli("tiny-pretrain", stdlib, copy, overrides=overrides)
+    summary = train_from_cli("tiny-pretrain", stdlib_tokens, copy, overrides=overrides)
     assert summary["step"] == STEPS + 5 and state.latest(copy).step == STEPS + 5
     assert sorted(losses(copy)) == list(range(1, STEPS + 6)) and not partial.exists()
 
 
-def test_pass_at_1_selection_refuses_before_any_step_without_an_isolating_sandbox(stdlib, tmp_path, monkeypatch):
+def test_pass_at_1_selection_refuses_before_any_step_without_an_isolating_sandbox(stdlib_tokens, tmp_path, monkeypatch):
     from textbooks.eval.selection import pass_at_1_scorer
     from textbooks.sandbox import DISABLE_VARIABLE, IsolationUnavailable
 
     monkeypatch.setenv(DISABLE_VARIABLE, "bwrap,namespaces")
     run_dir = tmp_path / "unisolated"
     with pytest.raises(IsolationUnavailable, match="--unsafe-no-isolation"):
-        train_from_cli("tiny-pretrain", stdlib, run_dir, overrides=nano_overrides(2, **{"checkpoint.best_by": "pass@1"}),
+        train_from_cli("tiny-pretrain", stdlib_tokens, run_dir, overrides=nano_overrides(2, **{"checkpoint.best_by": "pass@1"}),
                        score_checkpoint=pass_at_1_scorer("humaneval"))
     assert not (run_dir / "metrics.jsonl").exists() or losses(run_dir) == {}  # no step was taken
 
 
-def test_pass_at_1_selection_without_an_evaluation_function_stops_before_any_step(stdlib, tmp_path):
+def test_pass_at_1_selection_without_an_evaluation_function_stops_before_any_step(stdlib_tokens, tmp_path):
     run_dir = tmp_path / "no-scorer"
     with pytest.raises(UserError, match="best_by=pass@1: expected an evaluation function"):
-        train_from_cli("tiny-pretrain", stdlib, run_dir, overrides=nano_overrides(2, **{"checkpoint.best_by": "pass@1"}))
+        train_from_cli("tiny-pretrain", stdlib_tokens, run_dir, overrides=nano_overrides(2, **{"checkpoint.best_by": "pass@1"}))
     assert not run_dir.exists()

@@ -21,11 +21,11 @@ def model_info(
     model: str = typer.Option(None, help="A checkpoint, run directory or Hugging Face Phi folder."),
 ) -> None:
     """Print a model's config and its parameter count (no weights are read)."""
+    if (preset is None) == (model is None):  # before torch is imported (seconds)
+        raise UserError("model info: give exactly one of --preset NAME or --model PATH")
     from textbooks.model.load import PRESET_PREFIX, read_model_config
     from textbooks.model.phi import count_parameters
 
-    if (preset is None) == (model is None):
-        raise UserError("model info: give exactly one of --preset NAME or --model PATH")
     config = read_model_config(PRESET_PREFIX + preset if preset is not None else model)
     rows = {**config.to_dict(), "head_dim": config.head_dim, "parameters": f"{count_parameters(config):,}"}
     width = max(map(len, rows))

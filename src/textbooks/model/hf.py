@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import json
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from textbooks.config import output
 from textbooks.errors import UserError
 from textbooks.io import read_json, staged_directory
 from textbooks.model.checkpoint import (
@@ -57,13 +55,6 @@ HF_FIELDS = {
     "resid_pdrop": "resid_pdrop",
     "init_std": "initializer_range",
 }
-
-
-@dataclass
-class ExportConfig:
-    """`textbooks export-hf` (and the `export-hf` stage): the weights' dtype in the folder."""
-
-    dtype: str = output("float32")
 
 
 def hf_config(config: PhiConfig, dtype: torch.dtype) -> dict:

@@ -188,8 +188,8 @@ def _decontam(row: StageBill, planned: PlannedStage, plan: Plan, bill: Bill, kno
 def train_bill(cfg, gpus: int, gpu: str, mfu: float) -> tuple[TrainBill, int]:
     """(the compute of one training config, its checkpoints' bytes on disk)."""
     from textbooks.model.phi import count_parameters, flops_per_token
+    from textbooks.train.config import model_config_of
     from textbooks.train.metrics import peak_tflops
-    from textbooks.train.trainer import model_config_of
 
     model = model_config_of(cfg)
     per_token = flops_per_token(model, cfg.data.seq_len)
@@ -217,7 +217,7 @@ def _train(row: StageBill, planned: PlannedStage, plan: Plan, bill: Bill, known:
 
 def _export(row: StageBill, planned: PlannedStage, plan: Plan, bill: Bill, known: dict) -> None:
     from textbooks.model.phi import count_parameters
-    from textbooks.train.trainer import model_config_of
+    from textbooks.train.config import model_config_of
 
     upstream = plan.stages.get(planned.inputs["model"][0].stage or "")
     if upstream is not None and upstream.stage.kind == "train":  # else a model given by path

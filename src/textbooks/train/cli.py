@@ -55,11 +55,13 @@ def train_command(
 ) -> None:
     """Pretrain or finetune; under `torchrun --nproc-per-node N` the same command trains data-parallel."""
     from textbooks.config import command_config
-    from textbooks.eval.selection import pass_at_1_scorer
     from textbooks.train.config import TrainConfig, preset_path
+
+    # The config is read before torch is imported (seconds): a mistyped key fails at once.
+    cfg = command_config(TrainConfig, preset_path(config), list(overrides or []))
+    from textbooks.eval.selection import pass_at_1_scorer
     from textbooks.train.trainer import train
 
-    cfg = command_config(TrainConfig, preset_path(config), list(overrides or []))
     section = cfg.checkpoint
     scorer = (pass_at_1_scorer(section.benchmark, section.benchmark_limit, section.unsafe_no_isolation)
               if section.best_by == "pass@1" else None)

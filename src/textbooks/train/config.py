@@ -10,10 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from textbooks.config import output, pacing
 from textbooks.errors import UserError
+
+if TYPE_CHECKING:
+    from textbooks.model.phi import PhiConfig
 
 
 @dataclass
@@ -154,6 +157,20 @@ class TrainConfig:
             raise UserError(f"batch.global_batch: {self.batch.global_batch} is not a multiple of batch.micro_batch "
                             f"({self.batch.micro_batch}) x {world_size} ranks; expected a multiple of {per_step}")
         return self.batch.global_batch // per_step
+
+
+def model_config_of(cfg: TrainConfig) -> PhiConfig:
+    # Here, not in trainer.py: the pipeline's bill needs it, and the trainer's imports
+    # (torch.distributed.checkpoint) take about a second.
+    from textbooks.model.phi import PhiConfig
+
+    section = cfg.model
+    config = PhiConfig.from_preset(section.preset, embd_pdrop=section.embd_pdrop, attn_pdrop=section.attn_pdrop,
+                                   resid_pdrop=section.resid_pdrop)
+    if cfg.data.seq_len > config.max_seq_len:
+        raise UserError(f"data.seq_len: {cfg.data.seq_len} exceeds model {section.preset!r}'s max_seq_len "
+                        f"{config.max_seq_len}; expected at most {config.max_seq_len}")
+    return config
 
 
 def preset_path(name_or_path: str | Path) -> Path:

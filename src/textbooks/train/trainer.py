@@ -34,7 +34,7 @@ from textbooks.errors import UserError
 from textbooks.model.loss import IGNORE_INDEX
 from textbooks.model.phi import Phi, PhiConfig, flops_per_token
 from textbooks.train import parallel, state
-from textbooks.train.config import TrainConfig, preset_path
+from textbooks.train.config import TrainConfig, model_config_of, preset_path
 from textbooks.train.loader import PackedData
 from textbooks.train.metrics import MetricsLogger, Throughput, device_peak_flops, plot_loss_curves
 from textbooks.train.schedule import lr_at
@@ -84,16 +84,6 @@ def train(cfg: TrainConfig, data_dir: str | Path, run_dir: str | Path, *, init: 
         if trainer is not None:
             trainer.model = trainer.optimizer = None
         parallel.shutdown(runtime)
-
-
-def model_config_of(cfg: TrainConfig) -> PhiConfig:
-    section = cfg.model
-    config = PhiConfig.from_preset(section.preset, embd_pdrop=section.embd_pdrop, attn_pdrop=section.attn_pdrop,
-                                   resid_pdrop=section.resid_pdrop)
-    if cfg.data.seq_len > config.max_seq_len:
-        raise UserError(f"data.seq_len: {cfg.data.seq_len} exceeds model {section.preset!r}'s max_seq_len "
-                        f"{config.max_seq_len}; expected at most {config.max_seq_len}")
-    return config
 
 
 def summed_loss(model: nn.Module, input_ids: torch.Tensor, labels: torch.Tensor,

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from textbooks.model.hf import ExportConfig
+from textbooks.config import output
 from textbooks.pipeline.kinds.base import MODEL, Role, Stage, StageContext
+
+
+@dataclass
+class ExportConfig:
+    """The `export-hf` stage: the weights' dtype in the folder. Here, not in model/hf.py, so that
+    starting `textbooks run` does not import torch (about 1 s) for a dataclass."""
+
+    dtype: str = output("float32")
 
 
 class ExportStage(Stage):
