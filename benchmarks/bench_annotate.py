@@ -5,8 +5,7 @@
     e.g. ... runs/demo/stages/code-*/dedup --tag B -- --n_threads 1 --logits_all false
 
 The first FILES of the demo's annotate sample (sample 100, max_file_tokens 384) are sent as the
-curate stage sends them, to the server `EmbeddedTeacher` starts (`textbooks.teacher.llama_server`)
-with the SERVER FLAGS added. Prints one JSON line: wall seconds, and the server's own prompt-eval
+curate stage sends them, to the server `EmbeddedTeacher` starts, with the SERVER FLAGS added. Prints one JSON line: wall seconds, and the server's own prompt-eval
 and eval seconds and token counts (from its llama_perf lines). Writes the answers to
 OUT_DIR/answers-TAG.json and the server log to OUT_DIR/server-TAG.log, to compare variants'
 answers. Not a side-by-side table: a profile of one variant per run. Run variants interleaved:
@@ -15,43 +14,22 @@ other jobs share the CPU.
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 from textbooks.curate.annotate import AnnotateConfig, build_request, parse_score, sample_ids
 from textbooks.data.datasets import Dataset
-from textbooks.teacher import TeacherClient, TeacherConfig
-from textbooks.teacher.server import cpu_has_amx, find_smollm2_gguf, free_port
+from textbooks.teacher import TeacherClient
+from textbooks.teacher.server import EmbeddedTeacher
 
 DEMO_SAMPLE = 100
 DEMO_MAX_FILE_TOKENS = 384
-
-
-def start_server(port: int, flags: list[str], log_path: Path) -> subprocess.Popen:
-    with log_path.open("w") as log:
-        server = subprocess.Popen([sys.executable, "-m", "textbooks.teacher.llama_server", "--extra_buffers",
-                                   str(not cpu_has_amx()).lower(), "--model", str(find_smollm2_gguf()), "--model_alias", "m",
-                                   "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", *flags],
-                                  stdout=log, stderr=subprocess.STDOUT)
-    for _ in range(400):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=2).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        if server.poll() is not None:
-            break
-        time.sleep(0.25)
-    server.kill()
-    sys.exit(f"the server did not start; its log: {log_path}")
 
 
 def server_seconds(log: str) -> dict:
@@ -84,26 +62,25 @@ def main() -> None:
     wanted = set(sample_ids(dataset, DEMO_SAMPLE, config.seed))
     records = [r for r in dataset.iter_records() if r["id"] in wanted][: args.files]
     requests = [build_request(config, "m", r["text"]) for r in records]
-    port, log_path = free_port(), out_dir / f"server-{args.tag}.log"
-    server = start_server(port, flags, log_path)
     answers = {}
 
-    async def ask() -> None:
-        teacher = TeacherConfig(endpoints=[f"http://127.0.0.1:{port}/v1"], model="m", max_in_flight=args.in_flight)
-        async with TeacherClient(teacher) as client:
+    async def ask(teacher: EmbeddedTeacher) -> None:
+        config = dataclasses.replace(teacher.config(), max_in_flight=args.in_flight)
+        async with TeacherClient(config) as client:
             await client.run(requests, on_answer=lambda answer: answers.__setitem__(answer.key, answer))
 
-    try:
+    # The server's flags are EmbeddedTeacher's (n_threads: its default unless given after --), then SERVER FLAGS.
+    with EmbeddedTeacher(model_name="m", server_args=tuple(flags)) as teacher:
         started = time.perf_counter()
-        asyncio.run(ask())
+        asyncio.run(ask(teacher))
         wall = time.perf_counter() - started
-    finally:
-        server.terminate()
-        server.wait()
+        log = teacher.log_tail(chars=10**8)
+    log_path = out_dir / f"server-{args.tag}.log"
+    log_path.write_text(log)
     rows = [None if (a := answers.get(r.key)) is None else
             {"text": a.text, "prompt_tokens": a.prompt_tokens, "completion_tokens": a.completion_tokens,
              "score": parse_score(a.text)} for r in requests]
-    summary = {"tag": args.tag, "wall_s": round(wall, 1), "files": len(requests), **server_seconds(log_path.read_text()),
+    summary = {"tag": args.tag, "wall_s": round(wall, 1), "files": len(requests), **server_seconds(log),
                "prompt_tokens": sum(r["prompt_tokens"] for r in rows if r),
                "completion_tokens": sum(r["completion_tokens"] for r in rows if r), "load": os.getloadavg()[0],
                "answers": str(out_dir / f"answers-{args.tag}.json")}

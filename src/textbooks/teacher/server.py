@@ -102,6 +102,7 @@ class EmbeddedTeacher:
         n_threads: int | None = None,  # default: `decoding_threads()`
         startup_timeout_s: float = 120.0,
         stop_timeout_s: float = 10.0,
+        server_args: tuple[str, ...] = (),  # more `llama_cpp.server` flags (benchmarks/bench_annotate.py)
     ):
         self.gguf = Path(gguf) if gguf else None
         self.model = model_name
@@ -110,6 +111,7 @@ class EmbeddedTeacher:
         self.n_threads = n_threads or decoding_threads()
         self.startup_timeout_s = startup_timeout_s
         self.stop_timeout_s = stop_timeout_s
+        self.server_args = tuple(server_args)
         self._process: subprocess.Popen | None = None
         self._log = None
         self._died: str | None = None  # what the server said when it exited on its own
@@ -141,7 +143,7 @@ class EmbeddedTeacher:
             # Logits of the last token only (its default keeps every prompt token's, for logprobs,
             # which no caller asks for): the same answers, and no 400 MB array filled on the first
             # request, which took 10.7 s of the first annotate answer at load 3 (0.3 s without).
-            "--logits_all", "false",
+            "--logits_all", "false", *self.server_args,
         ]  # fmt: skip
         # Its own session, so stopping it also stops anything it started; and a death signal, so
         # a parent killed without a chance to clean up (SIGKILL, SIGTERM) takes the server along.
